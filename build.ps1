@@ -1,0 +1,159 @@
+<#
+.SYNOPSIS
+    Builds, runs and tests FanotifyPS.
+.DESCRIPTION
+    -Task Build (default): build the module into out/FanotifyPS (what Import-Module takes and what ships).
+    -Task Run:  build, import the module and stream the events of -Path's filesystem as a table until Ctrl+C.
+    -Task Test: build, then run the unit tests and the Pester tests (in a fresh child pwsh, against
+                out/FanotifyPS, under a hard deadline); write out/TestResults/*.xml; the last line is
+                "N passed, N failed, N skipped". Exits non-zero on any failure or when no test ran.
+    Needs root for Run and Test (fanotify needs CAP_SYS_ADMIN).
+#>
+[CmdletBinding()]
+param(
+    [ValidateSet('Build', 'Run', 'Test')]
+    [string] $Task = 'Build',
+
+    # Run: the directory whose filesystem is watched (default: the current directory).
+    [string] $Path = $PWD.ProviderPath,
+
+    # Test: Pester tags to run or to leave out.
+    [string[]] $Tag,
+    [string[]] $ExcludeTag,
+
+    # Test: the hard deadline of the Pester run, after which its process is killed with SIGKILL.
+    [int] $TestTimeoutMinutes = 30
+)
+
+$ErrorActionPreference = 'Stop'
+Set-StrictMode -Version Latest
+
+$Root = $PSScriptRoot
+$Out = Join-Path $Root 'out'
+$ModuleOut = Join-Path $Out 'FanotifyPS'
+$PesterVersion = '5.7.1'
+
+function Invoke-Native {
+    param([string] $Command, [string[]] $Arguments)
+    & $Command @Arguments
+    if ($LASTEXITCODE -ne 0) { throw "$Command $($Arguments -join ' ') failed with exit code $LASTEXITCODE." }
+}
+
+function Build-Module {
+    $version = (Import-PowerShellDataFile (Join-Path $Root 'FanotifyPS.psd1')).ModuleVersion
+    $project = Join-Path $Root 'src/FanotifyPS/FanotifyPS.csproj'
+    $bin = Join-Path $Out 'bin/FanotifyPS'
+    Invoke-Native dotnet @('build', $project, '-c', 'Release', '--nologo', '-v', 'quiet', "-p:Version=$version", '-o', $bin)
+
+    $dll = Join-Path $bin 'FanotifyPS.dll'
+    if (-not (Test-Path $dll)) { throw "The build did not produce $dll." }
+
+    if (Test-Path $ModuleOut) { Remove-Item $ModuleOut -Recurse -Force }
+    $null = New-Item -ItemType Directory -Path $ModuleOut
+    Copy-Item $dll, (Join-Path $bin 'FanotifyPS.pdb') -Destination $ModuleOut
+    Copy-Item (Join-Path $Root 'FanotifyPS.psd1') -Destination $ModuleOut
+    Copy-Item (Join-Path $Root 'src/FanotifyPS/FanotifyPS.format.ps1xml') -Destination $ModuleOut
+    Write-Host "Built FanotifyPS $version into $ModuleOut"
+}
+
+function Assert-Root {
+    if ((id -u) -ne '0') { throw 'fanotify needs root (or CAP_SYS_ADMIN): run this as root.' }
+}
+
+# What the tests run besides pwsh: a C compiler for the test load programs, util-linux's setpriv and mount.
+function Install-TestPrerequisite {
+    $missing = @()
+    if (-not (Get-Command cc -ErrorAction Ignore)) { $missing += 'gcc', 'libc6-dev' }
+    if (-not (Get-Command setpriv -ErrorAction Ignore)) { $missing += 'util-linux' }
+    if (-not (Get-Command mount -ErrorAction Ignore)) { $missing += 'mount' }
+    if (-not (Get-Command timeout -ErrorAction Ignore)) { $missing += 'coreutils' }
+    if ($missing) {
+        if (-not (Get-Command apt-get -ErrorAction Ignore)) { throw "The tests need these packages: $($missing -join ', ')." }
+        Write-Host "Installing test prerequisites: $($missing -join ', ')"
+        $env:DEBIAN_FRONTEND = 'noninteractive'
+        Invoke-Native apt-get @('update', '-qq')
+        Invoke-Native apt-get (@('install', '-y', '-qq', '--no-install-recommends') + $missing)
+    }
+}
+
+function Get-PesterModule {
+    $packages = Join-Path $Out 'packages'
+    Invoke-Native dotnet @('restore', (Join-Path $Root 'tests/TestDependencies.csproj'), '--packages', $packages, '--nologo', '-v', 'quiet')
+    $manifest = Join-Path $packages "pester/$PesterVersion/tools/Pester.psd1"
+    if (-not (Test-Path $manifest)) { throw "Pester $PesterVersion was not restored to $manifest." }
+    $manifest
+}
+
+function Build-TestTool {
+    $tools = Join-Path $Out 'test-tools'
+    $null = New-Item -ItemType Directory -Path $tools -Force
+    foreach ($source in Get-ChildItem (Join-Path $Root 'tests/tools') -Filter *.c) {
+        Invoke-Native cc @('-O2', '-Wall', '-Werror', '-o', (Join-Path $tools $source.BaseName), $source.FullName)
+    }
+}
+
+function Invoke-UnitTest {
+    $results = Join-Path $Out 'TestResults'
+    $trx = Join-Path $results 'unit.trx'
+    Remove-Item $trx -ErrorAction Ignore
+    & dotnet test (Join-Path $Root 'tests/FanotifyPS.Tests/FanotifyPS.Tests.csproj') -c Release --nologo -v quiet `
+        --logger "trx;LogFileName=$trx" --results-directory $results | Out-Host
+    if (-not (Test-Path $trx)) { return [pscustomobject]@{ Passed = 0; Failed = 1; Skipped = 0 } }
+    $counters = ([xml](Get-Content $trx -Raw)).TestRun.ResultSummary.Counters
+    [pscustomobject]@{
+        Passed  = [int]$counters.passed
+        Failed  = [int]$counters.failed + [int]$counters.error + [int]$counters.timeout + [int]$counters.aborted
+        Skipped = [int]$counters.notExecuted
+    }
+}
+
+function Invoke-PesterTest {
+    param([string] $PesterManifest)
+    $summary = Join-Path $Out 'TestResults/pester-summary.json'
+    Remove-Item $summary -ErrorAction Ignore
+    $runner = Join-Path $Root 'tests/Pester/Invoke-PesterTests.ps1'
+    $pwshArgs = @('-NoProfile', '-NonInteractive', '-File', $runner,
+        '-ModulePath', $ModuleOut, '-PesterPath', $PesterManifest, '-ToolPath', (Join-Path $Out 'test-tools'),
+        '-ResultPath', (Join-Path $Out 'TestResults/pester.xml'), '-SummaryPath', $summary)
+    if ($Tag) { $pwshArgs += @('-Tag', ($Tag -join ',')) }
+    if ($ExcludeTag) { $pwshArgs += @('-ExcludeTag', ($ExcludeTag -join ',')) }
+
+    # A fresh pwsh (an assembly cannot be unloaded), killed with SIGKILL at the deadline: a watcher that
+    # hangs is released only by a fatal signal, and its death allows every pending permission event.
+    $pwsh = [Environment]::ProcessPath
+    $entry = [System.Reflection.Assembly]::GetEntryAssembly().Location
+    $prefix = if ([IO.Path]::GetFileNameWithoutExtension($pwsh) -eq 'dotnet') { @($entry) } else { @() }
+    & timeout --signal=KILL "$($TestTimeoutMinutes * 60)" $pwsh @prefix @pwshArgs | Out-Host
+    $exit = $LASTEXITCODE
+    if ($exit -eq 137) { Write-Host "The Pester run passed its deadline of $TestTimeoutMinutes minutes and was killed." }
+    if (-not (Test-Path $summary)) { return [pscustomobject]@{ Passed = 0; Failed = 1; Skipped = 0 } }
+    Get-Content $summary -Raw | ConvertFrom-Json
+}
+
+switch ($Task) {
+    'Build' {
+        Build-Module
+    }
+    'Run' {
+        Assert-Root
+        Build-Module
+        Import-Module $ModuleOut -Force
+        Write-Host "Watching the filesystem of $Path (OpenPerm, CloseWrite). Ctrl+C stops."
+        Get-FanotifyEvent -Path $Path | Format-Table
+    }
+    'Test' {
+        Assert-Root
+        Build-Module
+        Install-TestPrerequisite
+        $pester = Get-PesterModule
+        Build-TestTool
+        $unit = Invoke-UnitTest
+        $integration = Invoke-PesterTest -PesterManifest $pester
+        $passed = $unit.Passed + $integration.Passed
+        $failed = $unit.Failed + $integration.Failed
+        $skipped = $unit.Skipped + $integration.Skipped
+        Write-Host "unit: $($unit.Passed) passed, $($unit.Failed) failed; Pester: $($integration.Passed) passed, $($integration.Failed) failed, $($integration.Skipped) skipped"
+        Write-Host "$passed passed, $failed failed, $skipped skipped"
+        if ($failed -gt 0 -or $passed -eq 0) { exit 1 }
+    }
+}

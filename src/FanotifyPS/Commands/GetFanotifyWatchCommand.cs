@@ -1,0 +1,34 @@
+using System.Management.Automation;
+using FanotifyPS.Watching;
+
+namespace FanotifyPS.Commands;
+
+/// <summary>Lists the watches started in this process, running or ended.</summary>
+[Cmdlet(VerbsCommon.Get, "FanotifyWatch", DefaultParameterSetName = AllSet)]
+[OutputType(typeof(FanotifyWatch))]
+public sealed class GetFanotifyWatchCommand : PSCmdlet
+{
+    private const string AllSet = "All";
+    private const string IdSet = "Id";
+    private const string NameSet = "Name";
+
+    [Parameter(Mandatory = true, Position = 0, ValueFromPipelineByPropertyName = true, ParameterSetName = IdSet)]
+    [Alias("WatchId")]
+    public int[] Id { get; set; } = [];
+
+    [Parameter(Mandatory = true, ParameterSetName = NameSet)]
+    [ValidateNotNullOrEmpty]
+    [SupportsWildcards]
+    public string[] Name { get; set; } = [];
+
+    protected override void ProcessRecord()
+    {
+        if (ParameterSetName == AllSet)
+        {
+            WriteObject(WatchRegistry.UserWatches, enumerateCollection: true);
+            return;
+        }
+
+        WriteObject(WatchSelector.Select(this, ParameterSetName, [], Id, Name), enumerateCollection: true);
+    }
+}

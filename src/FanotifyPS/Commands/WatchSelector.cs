@@ -1,0 +1,54 @@
+using System.Collections.Generic;
+using System.Linq;
+using System.Management.Automation;
+using FanotifyPS.Watching;
+
+namespace FanotifyPS.Commands;
+
+/// <summary>Finds watches by object, id or name; what is not found becomes a non-terminating ObjectNotFound error.</summary>
+internal static class WatchSelector
+{
+    internal static List<FanotifyWatch> Select(PSCmdlet cmdlet, string parameterSet, FanotifyWatch[] watches, int[] ids, string[] names)
+    {
+        var found = new List<FanotifyWatch>();
+        switch (parameterSet)
+        {
+            case "Watch":
+                found.AddRange(watches);
+                break;
+            case "Id":
+                foreach (int id in ids)
+                {
+                    if (WatchRegistry.TryGet(id, out FanotifyWatch watch))
+                    {
+                        found.Add(watch);
+                    }
+                    else
+                    {
+                        NotFound(cmdlet, $"No fanotify watch has the id {id}. Get-FanotifyWatch lists the watches of this session.", id);
+                    }
+                }
+
+                break;
+            case "Name":
+                foreach (string name in names)
+                {
+                    var pattern = new WildcardPattern(name, WildcardOptions.IgnoreCase);
+                    List<FanotifyWatch> matches = WatchRegistry.UserWatches.Where(w => pattern.IsMatch(w.Name)).ToList();
+                    if (matches.Count == 0 && !WildcardPattern.ContainsWildcardCharacters(name))
+                    {
+                        NotFound(cmdlet, $"No fanotify watch is named '{name}'. Get-FanotifyWatch lists the watches of this session.", name);
+                    }
+
+                    found.AddRange(matches);
+                }
+
+                break;
+        }
+
+        return found;
+    }
+
+    private static void NotFound(PSCmdlet cmdlet, string message, object target) =>
+        cmdlet.WriteError(new ErrorRecord(new ItemNotFoundException(message), ErrorIds.WatchNotFound, ErrorCategory.ObjectNotFound, target));
+}

@@ -1,0 +1,62 @@
+using System.Runtime.InteropServices;
+
+namespace FanotifyPS.Interop;
+
+// The few libc calls the watcher needs. All blittable: no marshalling allocation on the responder thread.
+#pragma warning disable CS8981 // kernel struct names kept verbatim
+internal static unsafe partial class Libc
+{
+    internal const int O_RDONLY = 0x0;
+    internal const int O_CLOEXEC = 0x80000;   // same value on x86_64 and arm64
+
+    internal const int EFD_CLOEXEC = 0x80000;
+    internal const int EFD_NONBLOCK = 0x800;
+
+    internal const short POLLIN = 0x001;
+    internal const short POLLERR = 0x008;
+    internal const short POLLHUP = 0x010;
+    internal const short POLLNVAL = 0x020;
+
+    internal const int AT_FDCWD = -100;
+    internal const int AT_EMPTY_PATH = 0x1000;
+    internal const uint STATX_NLINK = 0x4;
+
+    /* struct pollfd { int fd; short events; short revents; }; */
+    [StructLayout(LayoutKind.Sequential)]
+    internal struct pollfd
+    {
+        public int fd;
+        public short events;
+        public short revents;
+    }
+
+    [LibraryImport("libc", SetLastError = true)]
+    internal static partial nint read(int fd, byte* buf, nint count);
+
+    [LibraryImport("libc", SetLastError = true)]
+    internal static partial nint write(int fd, void* buf, nint count);
+
+    [LibraryImport("libc", SetLastError = true)]
+    internal static partial int close(int fd);
+
+    [LibraryImport("libc", SetLastError = true)]
+    internal static partial int poll(pollfd* fds, nuint nfds, int timeout);
+
+    [LibraryImport("libc", SetLastError = true)]
+    internal static partial int eventfd(uint initval, int flags);
+
+    [LibraryImport("libc", SetLastError = true)]
+    internal static partial nint readlink(byte* pathname, byte* buf, nint bufsiz);
+
+    // open(2) is variadic; with no O_CREAT the mode is never read, and x86_64/arm64 pass it alike.
+    [LibraryImport("libc", SetLastError = true)]
+    internal static partial int open(byte* pathname, int flags);
+
+    // statx rather than fstat: one struct layout on every architecture.
+    // struct statx: stx_mask u32 @0, stx_blksize u32 @4, stx_attributes u64 @8, stx_nlink u32 @16, ... 256 bytes.
+    [LibraryImport("libc", SetLastError = true)]
+    internal static partial int statx(int dirfd, byte* pathname, int flags, uint mask, byte* statxbuf);
+
+    internal const int StatxSize = 256;
+    internal const int StatxNlinkOffset = 16;
+}

@@ -1,0 +1,124 @@
+using System;
+using System.Text;
+
+namespace FanotifyPS;
+
+/// <summary>One event read from a fanotify group, resolved to a file and a process.</summary>
+public sealed class FanotifyEvent
+{
+    private readonly DateTime _utcTime;
+
+    internal FanotifyEvent(DateTime utcTime, FanotifyEventType eventType, string path, bool isDeleted,
+        int processId, string exe, bool isProcessGone, FanotifyResponse response, int watchId)
+    {
+        _utcTime = utcTime;
+        Event = eventType;
+        Path = path;
+        IsDeleted = isDeleted;
+        ProcessId = processId;
+        Exe = exe;
+        IsProcessGone = isProcessGone;
+        Response = response;
+        WatchId = watchId;
+    }
+
+    /// <summary>Local time at which the watcher read the event (the kernel gives none).</summary>
+    // Kept in UTC and converted on read: the responder thread must not load time zone files.
+    public DateTime TimeStamp => _utcTime.ToLocalTime();
+
+    /// <summary>The event's kernel bits; merged kernel events carry several.</summary>
+    public FanotifyEventType Event { get; }
+
+    /// <summary>The file, without the " (deleted)" suffix the kernel adds to unlinked files.</summary>
+    public string Path { get; }
+
+    /// <summary>The file had been unlinked when the event was read.</summary>
+    public bool IsDeleted { get; }
+
+    public int ProcessId { get; }
+
+    /// <summary>The program of the process; empty when it could not be resolved.</summary>
+    public string Exe { get; }
+
+    /// <summary>The process had exited when the event was read.</summary>
+    public bool IsProcessGone { get; }
+
+    /// <summary>The verdict given to a permission event; None for notification events.</summary>
+    public FanotifyResponse Response { get; }
+
+    public int WatchId { get; }
+
+    /// <summary>The line of the fanotify(7) example and rfanotify, e.g. "FAN_OPEN_PERM: File /tmp/a Exe /usr/bin/cat".</summary>
+    public override string ToString()
+    {
+        var line = new StringBuilder(KernelNames(Event));
+        if (Event == FanotifyEventType.Overflow)
+        {
+            return line.Append(": events were lost (kernel queue overflow)").ToString();
+        }
+
+        line.Append(": File ").Append(Path);
+        if (IsDeleted)
+        {
+            line.Append(" (deleted)");
+        }
+
+        if (Exe.Length != 0)
+        {
+            line.Append(" Exe ").Append(Exe);
+        }
+        else
+        {
+            line.Append(" Pid ").Append(ProcessId);
+            if (IsProcessGone)
+            {
+                line.Append(" (gone)");
+            }
+        }
+
+        return line.ToString();
+    }
+
+    /// <summary>"FAN_OPEN_PERM", or "FAN_OPEN|FAN_CLOSE_NOWRITE" for merged events.</summary>
+    public static string KernelNames(FanotifyEventType eventType)
+    {
+        var names = new StringBuilder();
+        foreach (var (bit, name) in s_kernelNames)
+        {
+            if ((eventType & bit) != 0)
+            {
+                if (names.Length != 0)
+                {
+                    names.Append('|');
+                }
+
+                names.Append(name);
+            }
+        }
+
+        return names.Length == 0 ? "FAN_NONE" : names.ToString();
+    }
+
+    private static readonly (FanotifyEventType Bit, string Name)[] s_kernelNames =
+    [
+        (FanotifyEventType.Access, "FAN_ACCESS"),
+        (FanotifyEventType.Modify, "FAN_MODIFY"),
+        (FanotifyEventType.Attrib, "FAN_ATTRIB"),
+        (FanotifyEventType.CloseWrite, "FAN_CLOSE_WRITE"),
+        (FanotifyEventType.CloseNoWrite, "FAN_CLOSE_NOWRITE"),
+        (FanotifyEventType.Open, "FAN_OPEN"),
+        (FanotifyEventType.MovedFrom, "FAN_MOVED_FROM"),
+        (FanotifyEventType.MovedTo, "FAN_MOVED_TO"),
+        (FanotifyEventType.Create, "FAN_CREATE"),
+        (FanotifyEventType.Delete, "FAN_DELETE"),
+        (FanotifyEventType.DeleteSelf, "FAN_DELETE_SELF"),
+        (FanotifyEventType.MoveSelf, "FAN_MOVE_SELF"),
+        (FanotifyEventType.OpenExec, "FAN_OPEN_EXEC"),
+        (FanotifyEventType.Overflow, "FAN_Q_OVERFLOW"),
+        (FanotifyEventType.FsError, "FAN_FS_ERROR"),
+        (FanotifyEventType.OpenPerm, "FAN_OPEN_PERM"),
+        (FanotifyEventType.AccessPerm, "FAN_ACCESS_PERM"),
+        (FanotifyEventType.OpenExecPerm, "FAN_OPEN_EXEC_PERM"),
+        (FanotifyEventType.Rename, "FAN_RENAME"),
+    ];
+}

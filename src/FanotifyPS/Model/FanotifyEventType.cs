@@ -1,0 +1,55 @@
+using System;
+
+namespace FanotifyPS;
+
+/// <summary>fanotify event bits; every value is the kernel's FAN_* value.</summary>
+[Flags]
+#pragma warning disable CA1028 // The kernel mask is a u64: the enum mirrors it.
+#pragma warning disable CA1711 // "Event" is not an event handler suffix here.
+public enum FanotifyEventType : ulong
+#pragma warning restore CA1711
+#pragma warning restore CA1028
+{
+    None = 0,
+    Access = 0x00000001,        // FAN_ACCESS
+    Modify = 0x00000002,        // FAN_MODIFY
+    Attrib = 0x00000004,        // FAN_ATTRIB
+    CloseWrite = 0x00000008,    // FAN_CLOSE_WRITE
+    CloseNoWrite = 0x00000010,  // FAN_CLOSE_NOWRITE
+    Open = 0x00000020,          // FAN_OPEN
+    MovedFrom = 0x00000040,     // FAN_MOVED_FROM
+    MovedTo = 0x00000080,       // FAN_MOVED_TO
+    Create = 0x00000100,        // FAN_CREATE
+    Delete = 0x00000200,        // FAN_DELETE
+    DeleteSelf = 0x00000400,    // FAN_DELETE_SELF
+    MoveSelf = 0x00000800,      // FAN_MOVE_SELF
+    OpenExec = 0x00001000,      // FAN_OPEN_EXEC
+    Overflow = 0x00004000,      // FAN_Q_OVERFLOW
+    FsError = 0x00008000,       // FAN_FS_ERROR
+    OpenPerm = 0x00010000,      // FAN_OPEN_PERM
+    AccessPerm = 0x00020000,    // FAN_ACCESS_PERM
+    OpenExecPerm = 0x00040000,  // FAN_OPEN_EXEC_PERM
+    Rename = 0x10000000,        // FAN_RENAME
+}
+
+/// <summary>The verdict written back for a permission event.</summary>
+public enum FanotifyResponse
+{
+    None = 0,
+    Allow = 1,
+    Deny = 2,
+}
+
+/// <summary>What a watch marks: the whole filesystem behind the path, or only its mount.</summary>
+public enum FanotifyScope
+{
+    Filesystem = 0,
+    Mount = 1,
+}
+
+public enum FanotifyWatchState
+{
+    Running = 0,
+    Stopped = 1,
+    Failed = 2,
+}

@@ -1,0 +1,36 @@
+<#
+.SYNOPSIS
+    Runs the Pester tests against a built module; called by build.ps1 -Task Test in a fresh pwsh.
+#>
+param(
+    [Parameter(Mandatory)] [string] $ModulePath,
+    [Parameter(Mandatory)] [string] $PesterPath,
+    [Parameter(Mandatory)] [string] $ToolPath,
+    [Parameter(Mandatory)] [string] $ResultPath,
+    [Parameter(Mandatory)] [string] $SummaryPath,
+    [string] $Tag,
+    [string] $ExcludeTag
+)
+
+$ErrorActionPreference = 'Stop'
+Import-Module $PesterPath -Force
+
+# The test files find the module under test and the compiled load programs here.
+$env:FANOTIFYPS_MODULE = $ModulePath
+$env:FANOTIFYPS_TOOLS = $ToolPath
+
+$config = New-PesterConfiguration
+$config.Run.Path = $PSScriptRoot
+$config.Run.PassThru = $true
+$config.Output.Verbosity = 'Detailed'
+$config.TestResult.Enabled = $true
+$config.TestResult.OutputFormat = 'NUnitXml'
+$config.TestResult.OutputPath = $ResultPath
+if ($Tag) { $config.Filter.Tag = $Tag -split ',' }
+if ($ExcludeTag) { $config.Filter.ExcludeTag = $ExcludeTag -split ',' }
+
+$result = Invoke-Pester -Configuration $config
+$failed = $result.FailedCount + $result.FailedBlocksCount + $result.FailedContainersCount
+[ordered]@{ Passed = $result.PassedCount; Failed = $failed; Skipped = $result.SkippedCount } |
+    ConvertTo-Json | Set-Content -Path $SummaryPath
+exit ([int]($failed -gt 0))

@@ -1,0 +1,120 @@
+# Helpers of the Pester tests: private tmpfs mounts, bounded external processes, child pwsh, fd counts.
+# Every watch in the tests is placed on a tmpfs made here, never on / or on the repo's filesystem.
+
+$script:MountRoot = '/tmp/fanotifyps-tests'
+
+function New-TestMount {
+    <# Mounts a fresh tmpfs under /tmp/fanotifyps-tests and returns its path. #>
+    param([string] $Size = '64m')
+    $null = New-Item -ItemType Directory -Path $script:MountRoot -Force
+    $dir = Join-Path $script:MountRoot ([IO.Path]::GetRandomFileName())
+    $null = New-Item -ItemType Directory -Path $dir
+    & mount -t tmpfs -o "size=$Size" fanotifyps-test $dir
+    if ($LASTEXITCODE -ne 0) { throw "mount -t tmpfs on $dir failed." }
+    $dir
+}
+
+function Remove-TestMount {
+    <# Unmounts (lazily if busy) and removes a mount made by New-TestMount or a bind mount. #>
+    param([Parameter(Mandatory)] [string] $Path)
+    if (-not (Test-Path $Path)) { return }
+    & umount $Path 2>$null
+    if ($LASTEXITCODE -ne 0) { & umount -l $Path 2>$null }
+    Remove-Item $Path -Force -Recurse -ErrorAction Ignore
+}
+
+function Invoke-Bounded {
+    <# Runs a program under a hard deadline (SIGKILL) and returns its exit code, output and duration. #>
+    param(
+        [Parameter(Mandatory)] [string] $FilePath,
+        [string[]] $ArgumentList = @(),
+        [int] $TimeoutSeconds = 20
+    )
+    $watch = [Diagnostics.Stopwatch]::StartNew()
+    $output = & timeout --signal=KILL $TimeoutSeconds $FilePath @ArgumentList 2>&1
+    [pscustomobject]@{
+        ExitCode = $LASTEXITCODE
+        Output   = ($output | Out-String).TrimEnd()
+        Seconds  = $watch.Elapsed.TotalSeconds
+    }
+}
+
+function Start-Bounded {
+    <# Starts a program in the background under a hard deadline (SIGKILL); returns the Process. #>
+    param(
+        [Parameter(Mandatory)] [string] $FilePath,
+        [string[]] $ArgumentList = @(),
+        [int] $TimeoutSeconds = 30
+    )
+    $info = [Diagnostics.ProcessStartInfo]::new('timeout')
+    foreach ($a in @('--signal=KILL', "$TimeoutSeconds", $FilePath) + $ArgumentList) { $info.ArgumentList.Add($a) }
+    $info.RedirectStandardOutput = $true
+    $info.RedirectStandardError = $true
+    $info.UseShellExecute = $false
+    [Diagnostics.Process]::Start($info)
+}
+
+function Get-PwshCommand {
+    <# The program and leading arguments that start another pwsh like this one (also under `dotnet pwsh`). #>
+    $exe = [Environment]::ProcessPath
+    $prefix = @()
+    if ([IO.Path]::GetFileNameWithoutExtension($exe) -eq 'dotnet') {
+        $prefix = @([Reflection.Assembly]::GetEntryAssembly().Location)
+    }
+    [pscustomobject]@{ FilePath = $exe; Prefix = $prefix }
+}
+
+function Get-LoadTool {
+    <# The path of a compiled tests/tools program, e.g. openloop. #>
+    param([Parameter(Mandatory)] [string] $Name)
+    $path = Join-Path $env:FANOTIFYPS_TOOLS $Name
+    if (-not (Test-Path $path)) { throw "Test tool $path is missing: run build.ps1 -Task Test." }
+    $path
+}
+
+function Get-FdTarget {
+    <# The targets of a process's open file descriptors. #>
+    param([int] $ProcessId = $PID)
+    foreach ($fd in Get-ChildItem "/proc/$ProcessId/fd" -ErrorAction Ignore) {
+        try { [IO.File]::ResolveLinkTarget($fd.FullName, $false).FullName } catch { $null }
+    }
+}
+
+function Get-FanotifyFdCount {
+    param([int] $ProcessId = $PID)
+    @(Get-FdTarget -ProcessId $ProcessId | Where-Object { $_ -like '*anon_inode:`[fanotify`]' }).Count
+}
+
+function Wait-Until {
+    <# Polls a condition until it holds or the deadline passes; returns whether it held. #>
+    param([Parameter(Mandatory)] [scriptblock] $Condition, [double] $TimeoutSeconds = 10)
+    $deadline = [DateTime]::UtcNow.AddSeconds($TimeoutSeconds)
+    do {
+        if (& $Condition) { return $true }
+        Start-Sleep -Milliseconds 50
+    } while ([DateTime]::UtcNow -lt $deadline)
+    [bool](& $Condition)
+}
+
+function Receive-UntilEvent {
+    <#
+    Reads a watch's events until one satisfies the predicate (or the deadline passes) and returns all
+    that were read, so that a test can assert on the event it waited for and on what came with it.
+    #>
+    param(
+        [Parameter(Mandatory)] $Watch,
+        [Parameter(Mandatory)] [scriptblock] $Predicate,
+        [double] $TimeoutSeconds = 10
+    )
+    $events = [Collections.Generic.List[object]]::new()
+    $deadline = [DateTime]::UtcNow.AddSeconds($TimeoutSeconds)
+    while ([DateTime]::UtcNow -lt $deadline) {
+        foreach ($e in Get-FanotifyEvent -Watch $Watch -Timeout 0.2) {
+            $events.Add($e)
+        }
+        if ($events | Where-Object $Predicate) { break }
+    }
+    , $events.ToArray()
+}
+
+Export-ModuleMember -Function *
