@@ -67,15 +67,16 @@ internal sealed unsafe class ProcessResolver : IDisposable
             return;
         }
 
-        // No exe link: the process has exited (a zombie has no mm either), or it is a kernel thread.
+        // No exe link: the process is exiting or has exited (its mm is gone), or it is a kernel thread.
         WriteAscii(_procPath + prefixLength, "/stat\0"u8);
-        isGone = !IsLiveWithoutMemoryMap(_procPath);
+        isGone = !IsKernelThread(_procPath);
         exe = isGone && _cache.TryGetValue(pid, out CachedProcess? last) ? last.Exe : string.Empty;
     }
 
-    /// <summary>True for a kernel thread: /proc/PID/stat exists and its state is not Z (zombie) or X (dead).</summary>
-    private bool IsLiveWithoutMemoryMap(byte* statPath)
+    /// <summary>True for a kernel thread (PF_KTHREAD in /proc/PID/stat); an exiting process loses its exe link too.</summary>
+    private bool IsKernelThread(byte* statPath)
     {
+        const ulong PF_KTHREAD = 0x00200000;
         int fd = Libc.open(statPath, Libc.O_RDONLY | Libc.O_CLOEXEC);
         if (fd < 0)
         {
@@ -89,16 +90,41 @@ internal sealed unsafe class ProcessResolver : IDisposable
             return false;
         }
 
-        // "pid (comm) S ...": comm may hold spaces and parentheses, so the state follows the last ')'.
+        // "pid (comm) state ppid pgrp session tty_nr tpgid flags ...": comm may hold spaces and parentheses,
+        // so fields are counted from the last ')'. flags is the 7th field after it.
         var stat = new ReadOnlySpan<byte>(_stat, (int)length);
         int close = stat.LastIndexOf((byte)')');
-        if (close < 0 || close + 2 >= stat.Length)
+        if (close < 0)
         {
             return false;
         }
 
-        byte state = stat[close + 2];
-        return state != (byte)'Z' && state != (byte)'X';
+        stat = stat.Slice(close + 1);
+        for (int field = 0; field < 7; field++)
+        {
+            stat = stat.TrimStart((byte)' ');
+            int space = stat.IndexOf((byte)' ');
+            if (space < 0)
+            {
+                return false;
+            }
+
+            if (field < 6)
+            {
+                stat = stat.Slice(space);
+                continue;
+            }
+
+            ulong flags = 0;
+            foreach (byte digit in stat.Slice(0, space))
+            {
+                flags = (flags * 10) + (ulong)(digit - (byte)'0');
+            }
+
+            return (flags & PF_KTHREAD) != 0;
+        }
+
+        return false;
     }
 
     /// <summary>Writes "/proc/PID" and returns its length.</summary>
