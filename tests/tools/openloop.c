@@ -1,5 +1,6 @@
-/* openloop: the "C loop" of the tests. Opens a file N times, read-only or for writing, closing each time.
- * usage: openloop FILE COUNT [r|w]      exit 0 when every open succeeded, 1 otherwise (errno printed). */
+/* openloop: the "C loop" of the tests. Opens a file N times, read-only or for writing, closing each time;
+ * or, with c, creates and opens N distinct files FILE.0 .. FILE.N-1 (distinct events are never merged).
+ * usage: openloop FILE COUNT [r|w|c]    exit 0 when every open succeeded, 1 otherwise (errno printed). */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -14,12 +15,18 @@ int main(int argc, char **argv)
         return 2;
     }
     long count = strtol(argv[2], NULL, 10);
-    int write_mode = argc > 3 && argv[3][0] == 'w';
-    int flags = write_mode ? (O_WRONLY | O_CREAT) : O_RDONLY;
+    char mode = argc > 3 ? argv[3][0] : 'r';
+    int write_mode = mode == 'w';
+    int flags = mode == 'r' ? O_RDONLY : (O_WRONLY | O_CREAT);
+    char path[4096];
     for (long i = 0; i < count; i++) {
-        int fd = open(argv[1], flags | O_CLOEXEC, 0644);
+        if (mode == 'c')
+            snprintf(path, sizeof path, "%s.%ld", argv[1], i);
+        else
+            snprintf(path, sizeof path, "%s", argv[1]);
+        int fd = open(path, flags | O_CLOEXEC, 0644);
         if (fd < 0) {
-            fprintf(stderr, "open %s #%ld: %s\n", argv[1], i, strerror(errno));
+            fprintf(stderr, "open %s #%ld: %s\n", path, i, strerror(errno));
             return 1;
         }
         if (write_mode && write(fd, "x", 1) != 1) {
