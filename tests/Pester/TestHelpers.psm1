@@ -117,4 +117,11 @@ function Receive-UntilEvent {
     , $events.ToArray()
 }
 
+function Set-Sysctl {
+    <# Writes a /proc/sys value in one write() (Set-Content does not reach procfs handlers). #>
+    param([Parameter(Mandatory)] [string] $Path, [Parameter(Mandatory)] [string] $Value)
+    [IO.File]::WriteAllText($Path, "$Value`n")
+    if ((Get-Content $Path -Raw).Trim() -ne $Value) { throw "Could not set $Path to $Value." }
+}
+
 Export-ModuleMember -Function *
