@@ -122,7 +122,7 @@ function Invoke-PesterTest {
     # hangs is released only by a fatal signal, and its death allows every pending permission event.
     $pwsh = [Environment]::ProcessPath
     $entry = [System.Reflection.Assembly]::GetEntryAssembly().Location
-    $prefix = if ([IO.Path]::GetFileNameWithoutExtension($pwsh) -eq 'dotnet') { @($entry) } else { @() }
+    $prefix = @(if ([IO.Path]::GetFileNameWithoutExtension($pwsh) -eq 'dotnet') { $entry })
     & timeout --signal=KILL "$($TestTimeoutMinutes * 60)" $pwsh @prefix @pwshArgs | Out-Host
     $exit = $LASTEXITCODE
     if ($exit -eq 137) { Write-Host "The Pester run passed its deadline of $TestTimeoutMinutes minutes and was killed." }

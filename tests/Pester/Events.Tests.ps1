@@ -104,6 +104,20 @@ Describe 'Events of other processes' -Tag 'RequireRoot' {
         $close.Exe | Should -Be $dash
     }
 
+    It 'reads the events of watches given by pipeline or by -Id, and takes them from the buffer' {
+        Invoke-Bounded $cat @("$mount/data.txt") | Out-Null
+        Wait-Until { $watch.BufferedCount -ge 1 } | Should -BeTrue
+        $byPipeline = @(Get-FanotifyWatch -Id $watch.Id | Get-FanotifyEvent)
+        $byPipeline | Should -HaveCount 1
+        $watch.BufferedCount | Should -Be 0
+
+        Invoke-Bounded $cat @("$mount/data.txt") | Out-Null
+        Wait-Until { $watch.BufferedCount -ge 1 } | Should -BeTrue
+        $byId = @(Get-FanotifyEvent -Id $watch.Id)
+        $byId | Should -HaveCount 1
+        $byId[0].ProcessId | Should -Not -Be $byPipeline[0].ProcessId
+    }
+
     It 'does not report the events of its own process' {
         [IO.File]::WriteAllText("$mount/own.txt", 'mine')
         $null = [IO.File]::ReadAllText("$mount/data.txt")
