@@ -15,6 +15,8 @@
         'Stop-FanotifyWatch'
         'Get-FanotifyWatch'
         'Get-FanotifyEvent'
+        'New-FanotifyRule'
+        'Get-FanotifyCapability'
     )
     FunctionsToExport    = @()
     VariablesToExport    = @()

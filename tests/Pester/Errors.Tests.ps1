@@ -39,11 +39,28 @@ Describe 'Parameter errors' -Tag 'RequireRoot' {
         (Get-ErrorFacts { Start-FanotifyWatch -Path $mount -Event None }).Category | Should -Be 'InvalidArgument'
     }
 
-    It 'an event this version cannot watch yet is NotImplemented and names it' {
-        $e = Get-ErrorFacts { Start-FanotifyWatch -Path $mount -Event Create, Open }
-        $e.Id | Should -Be 'EventTypeNotSupported,FanotifyPS.Commands.StartFanotifyWatchCommand'
-        $e.Category | Should -Be 'NotImplemented'
-        $e.Message | Should -BeLike '*Create*'
+    It 'a scope that cannot carry the events, or a file for a directory scope, is InvalidArgument' {
+        $e = Get-ErrorFacts { Start-FanotifyWatch -Path $mount -Scope Mount -Event Create, Open }
+        $e.Id | Should -Be 'InvalidScope,FanotifyPS.Commands.StartFanotifyWatchCommand'
+        $e.Category | Should -Be 'InvalidArgument'
+        $e.Message | Should -BeLike '*Mount cannot report Create*'
+
+        Set-Content "$mount/plain.txt" 'x'
+        $e = Get-ErrorFacts { Start-FanotifyWatch -Path "$mount/plain.txt" -Scope Tree }
+        $e.Id | Should -Be 'InvalidScope,FanotifyPS.Commands.StartFanotifyWatchCommand'
+        $e.Message | Should -BeLike '*needs a directory*'
+
+        (Get-ErrorFacts { Start-FanotifyWatch -Path $mount -Scope Directory -Event FsError }).Id | Should -BeLike 'InvalidScope,*'
+    }
+
+    It 'rules without permission events, -AuditOnly without rules, or an unknown user are InvalidArgument' {
+        $e = Get-ErrorFacts { Start-FanotifyWatch -Path $mount -Event Open -DenyPath '*' }
+        $e.Id | Should -Be 'InvalidRule,FanotifyPS.Commands.StartFanotifyWatchCommand'
+        $e.Message | Should -BeLike '*-Event OpenPerm*'
+        (Get-ErrorFacts { Start-FanotifyWatch -Path $mount -AuditOnly }).Id | Should -BeLike 'InvalidRule,*'
+        $e = Get-ErrorFacts { New-FanotifyRule -User 'no-such-user-fanotifyps' }
+        $e.Id | Should -Be 'InvalidRule,FanotifyPS.Commands.NewFanotifyRuleCommand'
+        $e.Message | Should -BeLike "*'no-such-user-fanotifyps'*does not exist*"
     }
 
     It 'an unknown event name or a zero buffer is refused at binding' {

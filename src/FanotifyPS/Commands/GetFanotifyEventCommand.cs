@@ -15,7 +15,7 @@ namespace FanotifyPS.Commands;
 /// </summary>
 [Cmdlet(VerbsCommon.Get, "FanotifyEvent", DefaultParameterSetName = PathSet)]
 [OutputType(typeof(FanotifyEvent))]
-public sealed class GetFanotifyEventCommand : PSCmdlet, IDisposable
+public sealed class GetFanotifyEventCommand : FanotifyFilterCommandBase, IDisposable
 {
     private const string PathSet = "Path";
     private const string WatchSet = "Watch";
@@ -27,7 +27,7 @@ public sealed class GetFanotifyEventCommand : PSCmdlet, IDisposable
 
     [Parameter(Position = 0, ParameterSetName = PathSet)]
     [ValidateNotNullOrEmpty]
-    public string? Path { get; set; }
+    public string[]? Path { get; set; }
 
     [Parameter(ParameterSetName = PathSet)]
     public FanotifyScope Scope { get; set; } = FanotifyScope.Filesystem;
@@ -62,6 +62,12 @@ public sealed class GetFanotifyEventCommand : PSCmdlet, IDisposable
     [ValidateRange(0.0, 2147483.0)]
     public double Timeout { get; set; }
 
+    /// <summary>Report the thread of each event (FAN_REPORT_TID) in ThreadId.</summary>
+    [Parameter(ParameterSetName = PathSet)]
+    public SwitchParameter ThreadId { get; set; }
+
+    private ReportFilter? _streamFilter;
+
     protected override void ProcessRecord()
     {
         if (ParameterSetName == PathSet)
@@ -76,6 +82,8 @@ public sealed class GetFanotifyEventCommand : PSCmdlet, IDisposable
     {
         if (ParameterSetName != PathSet)
         {
+            // A running watch already applied its own filters; these narrow what this command returns.
+            _streamFilter = HasFilter ? BuildFilter() : null;
             bool wait = Wait || MyInvocation.BoundParameters.ContainsKey(nameof(Timeout));
             Stream(_watches.Distinct().ToList(), wait);
             return;
@@ -84,10 +92,10 @@ public sealed class GetFanotifyEventCommand : PSCmdlet, IDisposable
         FanotifyWatch watch;
         try
         {
-            string path = WatchParameters.ResolvePath(this, Path);
-            FanotifyEventType events = WatchParameters.CombineEvents(Event);
-            watch = FanotifyWatch.Start(path, Scope, events, "Get-FanotifyEvent", BufferSize, isAdHoc: true, WriteWarning);
-            WriteVerbose($"Watching the {watch.Scope.ToString().ToLowerInvariant()} of '{path}' for {events}; Ctrl+C stops.");
+            WatchSpec spec = WatchParameters.BuildSpec(this, Path, Scope, Event, BufferSize, "Get-FanotifyEvent", isAdHoc: true,
+                policy: null, auditOnly: false, IncludeSelf, ThreadId, WriteWarning);
+            watch = FanotifyWatch.Start(spec, WriteWarning);
+            WriteVerbose($"Watching ({watch.Scope}) '{string.Join(", ", spec.Paths)}' for {spec.Events}; Ctrl+C stops.");
         }
         catch (WatchException e)
         {
@@ -124,6 +132,11 @@ public sealed class GetFanotifyEventCommand : PSCmdlet, IDisposable
             {
                 while (watch.Buffer.TryRead(out FanotifyEvent item))
                 {
+                    if (_streamFilter is not null && !_streamFilter.Reports(item))
+                    {
+                        continue;
+                    }
+
                     WriteObject(item);
                     if (Count > 0 && ++_written >= Count)
                     {

@@ -1,16 +1,18 @@
+using System.Collections.Generic;
+using System.Linq;
 using System.Management.Automation;
 using FanotifyPS.Watching;
 
 namespace FanotifyPS.Commands;
 
-/// <summary>Starts a background watch and returns it.</summary>
+/// <summary>Starts a background watch, with an optional permission policy, and returns it.</summary>
 [Cmdlet(VerbsLifecycle.Start, "FanotifyWatch", SupportsShouldProcess = true)]
 [OutputType(typeof(FanotifyWatch))]
-public sealed class StartFanotifyWatchCommand : PSCmdlet
+public sealed class StartFanotifyWatchCommand : FanotifyFilterCommandBase
 {
     [Parameter(Position = 0, ValueFromPipelineByPropertyName = true)]
     [ValidateNotNullOrEmpty]
-    public string? Path { get; set; }
+    public string[]? Path { get; set; }
 
     [Parameter]
     public FanotifyScope Scope { get; set; } = FanotifyScope.Filesystem;
@@ -27,24 +29,69 @@ public sealed class StartFanotifyWatchCommand : PSCmdlet
     [ValidateRange(1, 16 * 1024 * 1024)]
     public int BufferSize { get; set; } = EventBuffer.DefaultCapacity;
 
+    /// <summary>Deny permission events on paths matching these wildcards (with -DenyExe/-DenyUser: all must match).</summary>
+    [Parameter]
+    [SupportsWildcards]
+    [ValidateNotNullOrEmpty]
+    public string[]? DenyPath { get; set; }
+
+    /// <summary>Deny permission events of programs matching these wildcards.</summary>
+    [Parameter]
+    [SupportsWildcards]
+    [ValidateNotNullOrEmpty]
+    public string[]? DenyExe { get; set; }
+
+    /// <summary>Deny permission events of processes running as these users (names or uids).</summary>
+    [Parameter]
+    [ValidateNotNullOrEmpty]
+    public string[]? DenyUser { get; set; }
+
+    /// <summary>Rules from New-FanotifyRule, checked in order after the -Deny* rule; the first match decides.</summary>
+    [Parameter]
+    [ValidateNotNullOrEmpty]
+    public FanotifyRule[]? Rule { get; set; }
+
+    /// <summary>Evaluate the rules but allow everything; matching events are marked WouldDeny.</summary>
+    [Parameter]
+    public SwitchParameter AuditOnly { get; set; }
+
+    /// <summary>Report the thread of each event (FAN_REPORT_TID) in ThreadId.</summary>
+    [Parameter]
+    public SwitchParameter ThreadId { get; set; }
+
     protected override void ProcessRecord()
     {
         try
         {
-            string path = WatchParameters.ResolvePath(this, Path);
-            FanotifyEventType events = WatchParameters.CombineEvents(Event);
-            if (!ShouldProcess(path, $"Start a fanotify watch ({events}, {Scope} scope)"))
+            WatchSpec spec = WatchParameters.BuildSpec(this, Path, Scope, Event, BufferSize, Name, isAdHoc: false,
+                BuildPolicy(), AuditOnly, IncludeSelf, ThreadId, WriteWarning);
+            string target = string.Join(", ", spec.Paths);
+            if (!ShouldProcess(target, $"Start a fanotify watch ({spec.Events}, {spec.Scope} scope)"))
             {
                 return;
             }
 
-            FanotifyWatch watch = FanotifyWatch.Start(path, Scope, events, Name, BufferSize, isAdHoc: false, WriteWarning);
-            WriteVerbose($"Started watch {watch.Id} on the {watch.Scope.ToString().ToLowerInvariant()} of '{path}' for {events}.");
+            FanotifyWatch watch = FanotifyWatch.Start(spec, WriteWarning);
+            WriteVerbose($"Started watch {watch.Id} ({watch.Scope}) on '{target}' for {spec.Events}" +
+                (watch.Rules.Length == 0 ? "." : $" with {watch.Rules.Length} rules{(AuditOnly ? " (audit only)" : string.Empty)}."));
             WriteObject(watch);
         }
         catch (WatchException e)
         {
             ThrowTerminatingError(e.ToErrorRecord());
         }
+    }
+
+    private PermissionPolicy? BuildPolicy()
+    {
+        var rules = new List<FanotifyRule>();
+        if (DenyPath is not null || DenyExe is not null || DenyUser is not null)
+        {
+            rules.Add(new FanotifyRule("Deny", FanotifyRuleAction.Deny, FanotifyRule.Clean(DenyPath), FanotifyRule.Clean(DenyExe),
+                FanotifyRule.Clean(DenyUser), FanotifyRule.PermissionEvents, string.Empty));
+        }
+
+        rules.AddRange(Rule ?? []);
+        return rules.Count == 0 ? null : PermissionPolicy.Compile(rules);
     }
 }

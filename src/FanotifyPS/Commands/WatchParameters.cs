@@ -10,6 +10,65 @@ internal static class WatchParameters
 {
     internal static readonly FanotifyEventType[] DefaultEvents = [FanotifyEventType.OpenPerm, FanotifyEventType.CloseWrite];
 
+    /// <summary>Validates what a watch is started with and puts it together.</summary>
+    internal static WatchSpec BuildSpec(FanotifyFilterCommandBase cmdlet, string[]? paths, FanotifyScope scope,
+        FanotifyEventType[]? events, int bufferSize, string? name, bool isAdHoc, PermissionPolicy? policy,
+        bool auditOnly, bool includeSelf, bool threadIds, System.Action<string> writeWarning)
+    {
+        string[] resolved = ResolvePaths(cmdlet, paths, scope);
+        FanotifyEventType combined = CombineEvents(events, scope);
+        if (policy is not null && (combined & FanotifyRule.PermissionEvents & policy.Events) == 0)
+        {
+            throw new WatchException(
+                $"The rules apply to {policy.Events}, and the watch has none of these events ({combined}). Add -Event OpenPerm (or OpenExecPerm to control execution).",
+                ErrorIds.InvalidRule, ErrorCategory.InvalidArgument, combined);
+        }
+
+        if (auditOnly && policy is null)
+        {
+            throw new WatchException("-AuditOnly needs rules to audit: add -DenyPath, -DenyExe, -DenyUser or -Rule.",
+                ErrorIds.InvalidRule, ErrorCategory.InvalidArgument);
+        }
+
+        if ((combined & FanotifyEventType.AccessPerm) != 0 && scope is FanotifyScope.Filesystem or FanotifyScope.Mount or FanotifyScope.Tree)
+        {
+            writeWarning("AccessPerm on a whole filesystem or mount stops every read() there for a verdict: small reads " +
+                "become about 170 times slower. Prefer OpenPerm, or a Directory or File scope.");
+        }
+
+        return new WatchSpec
+        {
+            Paths = resolved,
+            Scope = scope,
+            Events = combined,
+            Name = name,
+            BufferSize = bufferSize,
+            IsAdHoc = isAdHoc,
+            Filter = cmdlet.BuildFilter(scope == FanotifyScope.Tree ? resolved : null),
+            Policy = policy,
+            AuditOnly = auditOnly,
+            IncludeSelf = includeSelf,
+            ThreadIds = threadIds,
+        };
+    }
+
+    /// <summary>The filesystem paths behind PowerShell paths (default: the current location), checked against the scope.</summary>
+    internal static string[] ResolvePaths(PSCmdlet cmdlet, string[]? paths, FanotifyScope scope)
+    {
+        string[] resolved = (paths is null || paths.Length == 0 ? ["."] : paths)
+            .Select(p => ResolvePath(cmdlet, p)).Distinct(System.StringComparer.Ordinal).ToArray();
+        if (scope is FanotifyScope.Tree or FanotifyScope.Directory)
+        {
+            foreach (string path in resolved.Where(p => !Directory.Exists(p)))
+            {
+                throw new WatchException($"-Scope {scope} needs a directory, and '{path}' is a file. Use -Scope File for one file.",
+                    ErrorIds.InvalidScope, ErrorCategory.InvalidArgument, path);
+            }
+        }
+
+        return resolved;
+    }
+
     /// <summary>The filesystem path behind a PowerShell path (relative to the current location), which must exist.</summary>
     internal static string ResolvePath(PSCmdlet cmdlet, string? path)
     {
@@ -30,7 +89,7 @@ internal static class WatchParameters
         return resolved;
     }
 
-    internal static FanotifyEventType CombineEvents(FanotifyEventType[]? events)
+    internal static FanotifyEventType CombineEvents(FanotifyEventType[]? events, FanotifyScope scope)
     {
         FanotifyEventType combined = (events is null || events.Length == 0 ? DefaultEvents : events)
             .Aggregate(FanotifyEventType.None, (all, e) => all | e);
@@ -47,12 +106,18 @@ internal static class WatchParameters
                 ErrorIds.InvalidEventSelection, ErrorCategory.InvalidArgument);
         }
 
-        FanotifyEventType unsupported = combined & ~FanotifyWatch.SupportedEvents;
-        if (unsupported != FanotifyEventType.None)
+        if (scope == FanotifyScope.Mount && (combined & FanotifyWatch.FileHandleEvents) != 0)
         {
             throw new WatchException(
-                $"This version of FanotifyPS cannot watch {unsupported} yet. Supported: {FanotifyWatch.SupportedEvents}.",
-                ErrorIds.EventTypeNotSupported, ErrorCategory.NotImplemented, unsupported);
+                $"-Scope Mount cannot report {combined & FanotifyWatch.FileHandleEvents}: the kernel reports directory-entry, " +
+                "attribute and self events only for filesystem and inode marks. Use -Scope Filesystem, Tree, Directory or File.",
+                ErrorIds.InvalidScope, ErrorCategory.InvalidArgument, scope);
+        }
+
+        if ((combined & FanotifyEventType.FsError) != 0 && scope is not (FanotifyScope.Filesystem or FanotifyScope.Tree))
+        {
+            throw new WatchException("FsError is reported for a whole filesystem only: use -Scope Filesystem or Tree.",
+                ErrorIds.InvalidScope, ErrorCategory.InvalidArgument, scope);
         }
 
         return combined;

@@ -56,6 +56,35 @@ internal static partial class Fanotify
     // fanotify_response.response
     internal const uint FAN_ALLOW = 0x01;
     internal const uint FAN_DENY = 0x02;
+    internal const int FAN_ERRNO_SHIFT = 24;   // FAN_DENY_ERRNO(e) = FAN_DENY | (e & 0xff) << 24
+
+    // fanotify_init: reporting
+    internal const uint FAN_REPORT_PIDFD = 0x00000080;
+    internal const uint FAN_REPORT_TID = 0x00000100;
+    internal const uint FAN_REPORT_FID = 0x00000200;
+    internal const uint FAN_REPORT_DIR_FID = 0x00000400;
+    internal const uint FAN_REPORT_NAME = 0x00000800;
+    internal const uint FAN_REPORT_TARGET_FID = 0x00001000;
+    internal const uint FAN_REPORT_DFID_NAME = FAN_REPORT_DIR_FID | FAN_REPORT_NAME;
+
+    // fanotify_mark: ignore marks
+    internal const uint FAN_MARK_IGNORED_MASK = 0x00000020;
+    internal const uint FAN_MARK_IGNORED_SURV_MODIFY = 0x00000040;
+    internal const uint FAN_MARK_IGNORE = 0x00000400;
+
+    internal const ulong FAN_EVENT_ON_CHILD = 0x08000000;
+
+    // info record types (struct fanotify_event_info_header.info_type)
+    internal const byte FAN_EVENT_INFO_TYPE_FID = 1;
+    internal const byte FAN_EVENT_INFO_TYPE_DFID_NAME = 2;
+    internal const byte FAN_EVENT_INFO_TYPE_DFID = 3;
+    internal const byte FAN_EVENT_INFO_TYPE_PIDFD = 4;
+    internal const byte FAN_EVENT_INFO_TYPE_ERROR = 5;
+    internal const byte FAN_EVENT_INFO_TYPE_OLD_DFID_NAME = 10;
+    internal const byte FAN_EVENT_INFO_TYPE_NEW_DFID_NAME = 12;
+
+    internal const int FAN_NOPIDFD = -1;
+    internal const int FAN_EPIDFD = -2;
 
     /*
      * struct fanotify_event_metadata {

@@ -57,6 +57,21 @@ internal static unsafe partial class Libc
     [LibraryImport("libc", SetLastError = true)]
     internal static partial int statx(int dirfd, byte* pathname, int flags, uint mask, byte* statxbuf);
 
+    internal const int O_PATH = 0x200000;       // same value on x86_64 and arm64
+
+    [LibraryImport("libc", SetLastError = true)]
+    internal static partial int open_by_handle_at(int mount_fd, byte* handle, int flags);
+
+    [LibraryImport("libc", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
+    internal static partial int open(string pathname, int flags);
+
+    /* struct statfs: f_fsid is at offset 56 on 64-bit Linux (after f_type, f_bsize, 5 counters). */
+    [LibraryImport("libc", SetLastError = true)]
+    internal static partial int fstatfs(int fd, byte* buf);
+
+    internal const int StatfsSize = 120;
+    internal const int StatfsFsidOffset = 56;
+
     internal const int StatxSize = 256;
     internal const int StatxNlinkOffset = 16;
 }

@@ -7,6 +7,7 @@ namespace FanotifyPS;
 public sealed class FanotifyEvent
 {
     private readonly DateTime _utcTime;
+    private string? _userName;
 
     internal FanotifyEvent(DateTime utcTime, FanotifyEventType eventType, string path, bool isDeleted,
         int processId, string exe, bool isProcessGone, FanotifyResponse response, int watchId)
@@ -29,22 +30,63 @@ public sealed class FanotifyEvent
     /// <summary>The event's kernel bits; merged kernel events carry several.</summary>
     public FanotifyEventType Event { get; }
 
-    /// <summary>The file, without the " (deleted)" suffix the kernel adds to unlinked files.</summary>
+    /// <summary>The file or directory (for a rename, its new path), without the kernel's " (deleted)" suffix.</summary>
     public string Path { get; }
+
+    /// <summary>The directory that holds the entry of a directory-entry event (create, delete, move, rename).</summary>
+    public string DirectoryPath { get; internal set; } = string.Empty;
+
+    /// <summary>The entry's name in DirectoryPath, for directory-entry events.</summary>
+    public string Name { get; internal set; } = string.Empty;
+
+    /// <summary>For Rename: the path before the rename.</summary>
+    public string OldPath { get; internal set; } = string.Empty;
+
+    /// <summary>For Rename: the path after the rename.</summary>
+    public string NewPath { get; internal set; } = string.Empty;
+
+    /// <summary>The event is about a directory (FAN_ONDIR).</summary>
+    public bool IsDirectory { get; internal set; }
 
     /// <summary>The file had been unlinked when the event was read.</summary>
     public bool IsDeleted { get; }
 
     public int ProcessId { get; }
 
+    /// <summary>The thread that caused the event, when the watch reports threads (-ThreadId); else 0.</summary>
+    public int ThreadId { get; internal set; }
+
     /// <summary>The program of the process; empty when it could not be resolved.</summary>
     public string Exe { get; }
+
+    /// <summary>The process's name (comm).</summary>
+    public string ProcessName { get; internal set; } = string.Empty;
+
+    /// <summary>The process's arguments, separated by spaces.</summary>
+    public string CommandLine { get; internal set; } = string.Empty;
+
+    public int ParentProcessId { get; internal set; }
+
+    /// <summary>The effective user id of the process; -1 when unknown.</summary>
+    public int UserId { get; internal set; } = -1;
+
+    /// <summary>The name of UserId, looked up when first read (never on the watcher thread).</summary>
+    public string UserName => _userName ??= UserNames.Lookup(UserId);
 
     /// <summary>The process had exited when the event was read.</summary>
     public bool IsProcessGone { get; }
 
     /// <summary>The verdict given to a permission event; None for notification events.</summary>
     public FanotifyResponse Response { get; }
+
+    /// <summary>The name of the rule that decided Response; empty when no rule matched.</summary>
+    public string Rule { get; internal set; } = string.Empty;
+
+    /// <summary>For FsError: the error the filesystem reported (an errno value).</summary>
+    public int FsErrorCode { get; internal set; }
+
+    /// <summary>For FsError: how many errors the filesystem counted since the last report.</summary>
+    public int FsErrorCount { get; internal set; }
 
     public int WatchId { get; }
 
@@ -57,7 +99,13 @@ public sealed class FanotifyEvent
             return line.Append(": events were lost (kernel queue overflow)").ToString();
         }
 
-        line.Append(": File ").Append(Path);
+        line.Append(": File ");
+        if (OldPath.Length != 0)
+        {
+            line.Append(OldPath).Append(" -> ");
+        }
+
+        line.Append(Path);
         if (IsDeleted)
         {
             line.Append(" (deleted)");

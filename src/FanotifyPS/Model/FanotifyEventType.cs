@@ -30,6 +30,11 @@ public enum FanotifyEventType : ulong
     AccessPerm = 0x00020000,    // FAN_ACCESS_PERM
     OpenExecPerm = 0x00040000,  // FAN_OPEN_EXEC_PERM
     Rename = 0x10000000,        // FAN_RENAME
+
+    // Shorthands for -Event (the kernel's FAN_CLOSE and FAN_MOVE, and every non-permission event).
+    Close = CloseWrite | CloseNoWrite,
+    Move = MovedFrom | MovedTo,
+    All = Access | Modify | Attrib | Close | Open | Move | Create | Delete | DeleteSelf | MoveSelf | OpenExec | FsError | Rename,
 }
 
 /// <summary>The verdict written back for a permission event.</summary>
@@ -38,13 +43,30 @@ public enum FanotifyResponse
     None = 0,
     Allow = 1,
     Deny = 2,
+    /// <summary>-AuditOnly: a rule would have denied it; it was allowed.</summary>
+    WouldDeny = 3,
 }
 
-/// <summary>What a watch marks: the whole filesystem behind the path, or only its mount.</summary>
+/// <summary>What a rule does with the permission events it matches.</summary>
+public enum FanotifyRuleAction
+{
+    Deny = 0,
+    Allow = 1,
+}
+
+/// <summary>What a watch marks for each -Path.</summary>
 public enum FanotifyScope
 {
+    /// <summary>The whole filesystem behind the path, through every mount of it (FAN_MARK_FILESYSTEM).</summary>
     Filesystem = 0,
+    /// <summary>The mount the path is on (FAN_MARK_MOUNT).</summary>
     Mount = 1,
+    /// <summary>The directory and everything below it at any depth (a filesystem mark, filtered).</summary>
+    Tree = 2,
+    /// <summary>The directory itself and its direct children (an inode mark with FAN_EVENT_ON_CHILD).</summary>
+    Directory = 3,
+    /// <summary>One file (an inode mark).</summary>
+    File = 4,
 }
 
 public enum FanotifyWatchState

@@ -6,40 +6,69 @@ using FanotifyPS.Interop;
 
 namespace FanotifyPS.Watching;
 
+/// <summary>What the watcher knows of a process, read once from /proc and cached.</summary>
+internal sealed class ProcessInfo
+{
+    public static readonly ProcessInfo Unknown = new([], string.Empty, string.Empty, string.Empty, 0, -1, 0);
+
+    public ProcessInfo(byte[] link, string exe, string name, string commandLine, int parentProcessId, int userId, int processId)
+    {
+        Link = link;
+        Exe = exe;
+        Name = name;
+        CommandLine = commandLine;
+        ParentProcessId = parentProcessId;
+        UserId = userId;
+        ProcessId = processId;
+    }
+
+    public byte[] Link { get; }
+    public string Exe { get; }
+    public string Name { get; }
+    public string CommandLine { get; }
+    public int ParentProcessId { get; }
+    public int UserId { get; }
+
+    /// <summary>The thread group id (differs from the event's pid only when the watch reports threads); 0 when unknown.</summary>
+    public int ProcessId { get; }
+}
+
 /// <summary>
-/// Resolves the program behind an event through /proc/PID/exe, on the responder thread.
+/// Resolves the process behind an event through /proc, on the responder thread.
 /// </summary>
 /// <remarks>
 /// For a permission event the responder resolves before it answers, while the process is held in open():
-/// once allowed, a short-lived process such as cat has exited (its exe link gone) before it could be read.
-/// The link is read on every event and compared, as bytes, with the cached one for that pid: a reused pid or
-/// an execve() (a shell that forks, opens a redirection, then execs cat) changes the link and refreshes the
-/// entry, while a hit reuses the cached string and allocates nothing. A process that has exited keeps the
-/// program it was last seen with (IsProcessGone tells the user so); one never seen has an empty Exe.
+/// once allowed, a short-lived process such as cat has exited before it could be read.
+/// The exe link is read on every event and compared, as bytes, with the cached one for that pid: a reused pid or
+/// an execve() (a shell that forks, opens a redirection, then execs cat) changes the link, and all the facts
+/// (stat, cmdline, status) are read again; a hit allocates nothing. A process that has exited keeps the facts
+/// it was last seen with (IsProcessGone tells the user so); one never seen has none.
 /// Single-threaded by design: only the responder that owns it calls it.
 /// </remarks>
 internal sealed unsafe class ProcessResolver : IDisposable
 {
     internal const int MaxCachedProcesses = 4096;
-    private const int LinkCapacity = 4096;   // PATH_MAX
-    private const int ProcPathCapacity = 64;  // "/proc/2147483647/stat\0"
-    private const int StatCapacity = 512;     // pid (comm) state ...: comm is at most 16 bytes
+    private const ulong PF_KTHREAD = 0x00200000;
+    private const int LinkCapacity = 4096;    // PATH_MAX
+    private const int ProcPathCapacity = 64;  // "/proc/2147483647/cmdline\0"
+    private const int FileCapacity = 4096;    // a longer command line is cut there
 
-    private readonly Dictionary<int, CachedProcess> _cache = new(256);
+    private readonly Dictionary<int, ProcessInfo> _cache = new(256);
     private byte* _link;
     private byte* _procPath;
-    private byte* _stat;
+    private byte* _file;
 
     public ProcessResolver()
     {
         _link = (byte*)NativeMemory.Alloc(LinkCapacity);
         _procPath = (byte*)NativeMemory.Alloc(ProcPathCapacity);
-        _stat = (byte*)NativeMemory.Alloc(StatCapacity);
+        _file = (byte*)NativeMemory.Alloc(FileCapacity);
     }
 
     public int CachedCount => _cache.Count;
 
-    public void Resolve(int pid, out string exe, out bool isGone)
+    /// <summary>The process behind pid (a thread id when the watch reports threads).</summary>
+    public ProcessInfo Resolve(int pid, out bool isGone)
     {
         int prefixLength = WriteProcPath(_procPath, pid);
         WriteAscii(_procPath + prefixLength, "/exe\0"u8);
@@ -48,83 +77,133 @@ internal sealed unsafe class ProcessResolver : IDisposable
         if (length >= 0)
         {
             var link = new ReadOnlySpan<byte>(_link, (int)length);
-            if (_cache.TryGetValue(pid, out CachedProcess? cached) && link.SequenceEqual(cached.Link))
-            {
-                exe = cached.Exe;
-            }
-            else
-            {
-                if (_cache.Count >= MaxCachedProcesses)
-                {
-                    _cache.Clear();
-                }
-
-                exe = Encoding.UTF8.GetString(link);
-                _cache[pid] = new CachedProcess(link.ToArray(), exe);
-            }
-
             isGone = false;
-            return;
+            if (_cache.TryGetValue(pid, out ProcessInfo? cached) && link.SequenceEqual(cached.Link))
+            {
+                return cached;
+            }
+
+            if (_cache.Count >= MaxCachedProcesses)
+            {
+                _cache.Clear();
+            }
+
+            var info = ReadFacts(pid, prefixLength, link.ToArray(), Encoding.UTF8.GetString(link), out _);
+            _cache[pid] = info;
+            return info;
         }
 
         // No exe link: the process is exiting or has exited (its mm is gone), or it is a kernel thread.
-        WriteAscii(_procPath + prefixLength, "/stat\0"u8);
-        isGone = !IsKernelThread(_procPath);
-        exe = isGone && _cache.TryGetValue(pid, out CachedProcess? last) ? last.Exe : string.Empty;
+        // A zombie keeps its name, parent and uid in /proc until it is reaped, and its pid with them.
+        ProcessInfo facts = ReadFacts(pid, prefixLength, [], string.Empty, out bool isKernelThread);
+        isGone = !isKernelThread;
+        return isGone && _cache.TryGetValue(pid, out ProcessInfo? last) ? last : facts;
     }
 
-    /// <summary>True for a kernel thread (PF_KTHREAD in /proc/PID/stat); an exiting process loses its exe link too.</summary>
-    private bool IsKernelThread(byte* statPath)
+    /// <summary>What was last known of pid, for a process that is already gone.</summary>
+    public ProcessInfo Cached(int pid) => _cache.TryGetValue(pid, out ProcessInfo? last) ? last : ProcessInfo.Unknown;
+
+    private ProcessInfo ReadFacts(int pid, int prefixLength, byte[] link, string exe, out bool isKernelThread)
     {
-        const ulong PF_KTHREAD = 0x00200000;
-        int fd = Libc.open(statPath, Libc.O_RDONLY | Libc.O_CLOEXEC);
+        isKernelThread = false;
+        string name = string.Empty;
+        int parent = 0;
+        ReadOnlySpan<byte> stat = ReadProcFile(prefixLength, "/stat\0"u8);
+        // "pid (comm) state ppid pgrp session tty_nr tpgid flags ...": comm may hold spaces and parentheses.
+        int open = stat.IndexOf((byte)'(');
+        int close = stat.LastIndexOf((byte)')');
+        if (open >= 0 && close > open)
+        {
+            name = Encoding.UTF8.GetString(stat.Slice(open + 1, close - open - 1));
+            ReadOnlySpan<byte> fields = stat.Slice(close + 1);
+            parent = (int)Field(fields, 1);
+            isKernelThread = (Field(fields, 6) & PF_KTHREAD) != 0;
+        }
+
+        ReadOnlySpan<byte> cmdline = ReadProcFile(prefixLength, "/cmdline\0"u8).TrimEnd((byte)0);
+        string commandLine = string.Empty;
+        if (!cmdline.IsEmpty)
+        {
+            Span<byte> spaced = stackalloc byte[cmdline.Length];
+            cmdline.CopyTo(spaced);
+            spaced.Replace((byte)0, (byte)' ');
+            commandLine = Encoding.UTF8.GetString(spaced);
+        }
+
+        ReadOnlySpan<byte> status = ReadProcFile(prefixLength, "/status\0"u8);
+        int userId = (int)StatusField(status, "\nUid:"u8, 1, ulong.MaxValue);   // effective uid
+        int tgid = (int)StatusField(status, "\nTgid:"u8, 0, 0);
+        return new ProcessInfo(link, exe, name, commandLine, parent, userId, tgid);
+    }
+
+    private ReadOnlySpan<byte> ReadProcFile(int prefixLength, ReadOnlySpan<byte> suffix)
+    {
+        WriteAscii(_procPath + prefixLength, suffix);
+        int fd = Libc.open(_procPath, Libc.O_RDONLY | Libc.O_CLOEXEC);
         if (fd < 0)
         {
-            return false;
+            return default;
         }
 
-        nint length = Libc.read(fd, _stat, StatCapacity);
+        nint length = Libc.read(fd, _file, FileCapacity);
         _ = Libc.close(fd);
-        if (length <= 0)
-        {
-            return false;
-        }
+        return length > 0 ? new ReadOnlySpan<byte>(_file, (int)length) : default;
+    }
 
-        // "pid (comm) state ppid pgrp session tty_nr tpgid flags ...": comm may hold spaces and parentheses,
-        // so fields are counted from the last ')'. flags is the 7th field after it.
-        var stat = new ReadOnlySpan<byte>(_stat, (int)length);
-        int close = stat.LastIndexOf((byte)')');
-        if (close < 0)
+    /// <summary>The index-th space-separated number of text (0-based); 0 when absent.</summary>
+    internal static ulong Field(ReadOnlySpan<byte> text, int index)
+    {
+        for (int field = 0; ; field++)
         {
-            return false;
-        }
-
-        stat = stat.Slice(close + 1);
-        for (int field = 0; field < 7; field++)
-        {
-            stat = stat.TrimStart((byte)' ');
-            int space = stat.IndexOf((byte)' ');
-            if (space < 0)
+            text = text.TrimStart((byte)' ');
+            int end = text.IndexOfAny((byte)' ', (byte)'\n');
+            ReadOnlySpan<byte> value = end < 0 ? text : text.Slice(0, end);
+            if (value.IsEmpty)
             {
-                return false;
+                return 0;
             }
 
-            if (field < 6)
+            if (field == index)
             {
-                stat = stat.Slice(space);
-                continue;
+                return ParseDecimal(value);
             }
 
-            ulong flags = 0;
-            foreach (byte digit in stat.Slice(0, space))
-            {
-                flags = (flags * 10) + (ulong)(digit - (byte)'0');
-            }
+            text = text.Slice(value.Length);
+        }
+    }
 
-            return (flags & PF_KTHREAD) != 0;
+    /// <summary>The index-th tab-separated number after a "Key:" line of /proc/PID/status.</summary>
+    internal static ulong StatusField(ReadOnlySpan<byte> status, ReadOnlySpan<byte> key, int index, ulong missing)
+    {
+        int at = status.IndexOf(key);
+        if (at < 0)
+        {
+            return missing;
         }
 
-        return false;
+        ReadOnlySpan<byte> line = status.Slice(at + key.Length);
+        int end = line.IndexOf((byte)'\n');
+        line = end < 0 ? line : line.Slice(0, end);
+        Span<byte> spaced = stackalloc byte[line.Length];
+        line.CopyTo(spaced);
+        spaced.Replace((byte)'\t', (byte)' ');
+        return Field(spaced, index);
+    }
+
+    private static ulong ParseDecimal(ReadOnlySpan<byte> digits)
+    {
+        ulong value = 0;
+        foreach (byte digit in digits)
+        {
+            if (digit < (byte)'0' || digit > (byte)'9')
+            {
+                break;
+            }
+
+            value = (value * 10) + (ulong)(digit - (byte)'0');
+        }
+
+        return value;
     }
 
     /// <summary>Writes "/proc/PID" and returns its length.</summary>
@@ -162,11 +241,9 @@ internal sealed unsafe class ProcessResolver : IDisposable
     {
         NativeMemory.Free(_link);
         NativeMemory.Free(_procPath);
-        NativeMemory.Free(_stat);
+        NativeMemory.Free(_file);
         _link = null;
         _procPath = null;
-        _stat = null;
+        _file = null;
     }
-
-    private sealed record CachedProcess(byte[] Link, string Exe);
 }

@@ -10,17 +10,18 @@ namespace FanotifyPS.Watching;
  * Implementation notes
  * - One responder thread per fanotify group. It alone reads the group, answers permission events, resolves
  *   and closes event fds, and closes the group fd when it ends (close() from another thread would not wake
- *   its poll(), and the fd number could be reused under it). Stop = write to the eventfd, then join.
- * - A batch is handled in two passes: every permission event is answered first, then paths are resolved
- *   and events handed to the EventBuffer with TryWrite (never waiting; refusals are counted). The one thing
- *   done before a verdict is reading /proc/PID/exe (about a microsecond, no allocation on a cache hit): the
- *   process is held in open() only until then, and a short-lived one (cat) is gone right after. The deny
- *   policy needs the program before the verdict anyway.
- * - Nothing here may open a file on a watched filesystem: only /proc is read, and everything this thread
- *   runs is executed once by WarmUp() before the first mark is placed (JIT, type initializers, statics).
- *   No exceptions are thrown in the steady state (building one can probe for resource assemblies on disk).
- * - Events of our own process are answered FAN_ALLOW and never reported: pwsh writing a CSV into the watched
- *   filesystem must not feed itself, nor wait for itself.
+ *   its poll(), and the fd number could be reused under it). Stop = write to the shared eventfd, then join.
+ * - A batch is handled in two passes. Pass 1 answers every permission event; before the verdict it reads
+ *   only what the verdict needs: the process (the exe link, about a microsecond on a cache hit; the process
+ *   is held in open() only until then, and a short-lived one such as cat is gone right after), and the path
+ *   when a rule or a Tree scope needs it. Pass 2 resolves the rest, filters, and hands events to the
+ *   EventBuffer with TryWrite (never waiting; refusals are counted).
+ * - Nothing here may open a file on a watched filesystem: only /proc is read (and O_PATH opens by handle,
+ *   which raise no fanotify event), and everything this thread runs is executed once by WarmUp() before the
+ *   first mark is placed (JIT, type initializers, statics). The steady state throws nothing and formats
+ *   nothing (culture data and resource lookups load from disk).
+ * - Events of our own process are answered FAN_ALLOW and not reported (unless -IncludeSelf): pwsh writing a
+ *   CSV into the watched filesystem must not wait for itself, nor feed its own stream.
  * - Counters have a single writer (this thread); readers use Volatile.Read.
  */
 internal sealed unsafe class Responder : IDisposable
@@ -28,16 +29,15 @@ internal sealed unsafe class Responder : IDisposable
     internal const int ReadBufferSize = 64 * 1024;
     private const int MaxEventsPerRead = ReadBufferSize / Fanotify.FAN_EVENT_METADATA_LEN;
     private const int LinkCapacity = 4096 + 16;    // PATH_MAX plus " (deleted)"
+    private const ulong EventBits = ~(Fanotify.FAN_ONDIR | Fanotify.FAN_EVENT_ON_CHILD);
     private static readonly byte[] s_deletedSuffix = " (deleted)"u8.ToArray();
 
     private readonly FileDescriptorHandle _group;
     private readonly FileDescriptorHandle _stopEvent;
     private readonly EventBuffer _buffer;
-    private readonly int _watchId;
+    private readonly ResponderSettings _settings;
     private readonly int _ownPid = Environment.ProcessId;
-    private readonly FanotifyResponse[] _verdicts = new FanotifyResponse[MaxEventsPerRead + 1];
-    private readonly string?[] _exes = new string?[MaxEventsPerRead + 1];
-    private readonly bool[] _gone = new bool[MaxEventsPerRead + 1];
+    private readonly Slot[] _slots = new Slot[MaxEventsPerRead + 1];
     private readonly ProcessResolver _processes = new();
     private readonly ManualResetEventSlim _ready = new(false);
     private readonly Thread _thread;
@@ -51,27 +51,33 @@ internal sealed unsafe class Responder : IDisposable
     private long _droppedCount;
     private long _overflowCount;
     private long _ownEventCount;
+    private long _filteredCount;
+    private long _allowedCount;
+    private long _deniedCount;
+    private long _wouldDenyCount;
     private long _readErrorCount;
     private int _lastReadErrno;
     private int _failureErrno;
     private string? _failureWhat;
     private MalformedReason _malformed;
+    private Exception? _exception;
     private volatile bool _finished;
 
-    public Responder(FileDescriptorHandle group, FileDescriptorHandle stopEvent, EventBuffer buffer, int watchId)
+    /// <param name="stopEvent">The watch's eventfd, shared by its responders and owned by the watch.</param>
+    public Responder(FileDescriptorHandle group, FileDescriptorHandle stopEvent, EventBuffer buffer, ResponderSettings settings)
     {
         _group = group;
         _stopEvent = stopEvent;
         _buffer = buffer;
-        _watchId = watchId;
+        _settings = settings;
         _readBuffer = (byte*)NativeMemory.AlignedAlloc(ReadBufferSize, 8);
         _link = (byte*)NativeMemory.Alloc(LinkCapacity);
         _fdPath = (byte*)NativeMemory.Alloc(64);
         _statx = (byte*)NativeMemory.AlignedAlloc(Libc.StatxSize, 8);
-        _thread = new Thread(Run, maxStackSize: 256 * 1024)
+        _thread = new Thread(Run, maxStackSize: 512 * 1024)
         {
             IsBackground = true,
-            Name = $"fanotify responder {watchId}",
+            Name = $"fanotify responder {settings.WatchId} ({settings.Kind})",
         };
     }
 
@@ -79,11 +85,15 @@ internal sealed unsafe class Responder : IDisposable
     public long DroppedCount => Volatile.Read(ref _droppedCount);
     public long OverflowCount => Volatile.Read(ref _overflowCount);
     public long OwnEventCount => Volatile.Read(ref _ownEventCount);
+    public long FilteredCount => Volatile.Read(ref _filteredCount);
+    public long AllowedCount => Volatile.Read(ref _allowedCount);
+    public long DeniedCount => Volatile.Read(ref _deniedCount);
+    public long WouldDenyCount => Volatile.Read(ref _wouldDenyCount);
     public long ReadErrorCount => Volatile.Read(ref _readErrorCount);
     public int LastReadErrno => Volatile.Read(ref _lastReadErrno);
 
     /// <summary>Why the responder ended on its own; null while running or after a requested stop.</summary>
-    /// <remarks>Composed here, on the reader's thread: the responder formats nothing (culture data loads from disk).</remarks>
+    /// <remarks>Composed here, on the reader's thread: the responder formats nothing.</remarks>
     public string? Failure
     {
         get
@@ -95,6 +105,11 @@ internal sealed unsafe class Responder : IDisposable
             }
 
             int errno = Volatile.Read(ref _failureErrno);
+            if (Volatile.Read(ref _exception) is { } exception)
+            {
+                what += $": {exception.GetType().Name}: {exception.Message}";
+            }
+
             if (_malformed != MalformedReason.None)
             {
                 what += $" ({_malformed}; metadata version {Fanotify.FANOTIFY_METADATA_VERSION} expected)";
@@ -104,9 +119,10 @@ internal sealed unsafe class Responder : IDisposable
         }
     }
 
-    public int FailureErrno => Volatile.Read(ref _failureErrno);
-
     public bool IsFinished => _finished;
+
+    /// <summary>The exception that ended the thread, if any (for -Verbose diagnostics).</summary>
+    public Exception? Exception => Volatile.Read(ref _exception);
 
     /// <summary>Raised on the responder thread as its last act (after the group fd is closed).</summary>
     public event Action? Finished;
@@ -118,10 +134,10 @@ internal sealed unsafe class Responder : IDisposable
         return _ready.Wait(timeout) && !_finished;
     }
 
-    /// <summary>Signals the thread to stop and waits for it; true if it ended within the timeout.</summary>
+    /// <summary>Signals every responder of the watch to stop and waits for this one; true if it ended in time.</summary>
     public bool Stop(TimeSpan timeout)
     {
-        if (_thread.ThreadState == ThreadState.Unstarted)
+        if (_thread.ThreadState.HasFlag(ThreadState.Unstarted))
         {
             _group.Dispose();
             _finished = true;
@@ -145,13 +161,16 @@ internal sealed unsafe class Responder : IDisposable
         catch (Exception e)
 #pragma warning restore CA1031
         {
-            Volatile.Write(ref _failureWhat, "the watcher thread failed: " + e.Message);
+            // Only the exception is kept here: its text (and a stack trace's line numbers) may load from disk.
+            Volatile.Write(ref _exception, e);
+            Volatile.Write(ref _failureWhat, "the watcher thread failed");
         }
         finally
         {
             // Closing the group releases every permission event still pending, as allowed.
             _group.Dispose();
             _processes.Dispose();
+            _settings.Handles?.Dispose();
             FreeBuffers();
             _finished = true;
             _ready.Set();
@@ -238,28 +257,23 @@ internal sealed unsafe class Responder : IDisposable
         int index = 0;
         while (reader.TryRead(out FanotifyEventRecord record))
         {
-            FanotifyResponse verdict = FanotifyResponse.None;
-            _exes[index] = null;
+            ref Slot slot = ref _slots[index++];
+            slot = default;
+            slot.Rule = -1;
             if ((record.Mask & Fanotify.FAN_ALL_PERM_EVENTS) != 0 && record.Fd >= 0)
             {
-                if (record.Pid != _ownPid)
-                {
-                    _processes.Resolve(record.Pid, out _exes[index], out _gone[index]);
-                }
-
-                verdict = FanotifyResponse.Allow;
-                Respond(groupFd, record.Fd, Fanotify.FAN_ALLOW);
+                Decide(groupFd, record, ref slot);
             }
-
-            _verdicts[index++] = verdict;
         }
 
-        // Pass 2: resolve, close, hand off.
+        // Pass 2: resolve, filter, close, hand off.
         reader = new FanotifyEventReader(batch);
         index = 0;
         while (reader.TryRead(out FanotifyEventRecord record))
         {
-            Deliver(record, index++);
+            ref Slot slot = ref _slots[index++];
+            Deliver(batch, record, ref slot);
+            slot = default;   // let the strings go with the event
         }
 
         if (reader.Malformed != MalformedReason.None)
@@ -272,52 +286,259 @@ internal sealed unsafe class Responder : IDisposable
         return true;
     }
 
-    private static void Respond(int groupFd, int eventFd, uint response)
+    /// <summary>Evaluates and writes the verdict of one permission event.</summary>
+    private void Decide(int groupFd, in FanotifyEventRecord record, ref Slot slot)
     {
-        var answer = new Fanotify.fanotify_response { fd = eventFd, response = response };
-        // A failed write leaves nothing to retry: the event was already answered or its waiter is gone.
-        _ = Libc.write(groupFd, &answer, sizeof(Fanotify.fanotify_response));
+        slot.Decided = true;
+        if (record.Pid == _ownPid)
+        {
+            slot.Verdict = FanotifyResponse.Allow;
+            Respond(groupFd, record.Fd, Fanotify.FAN_ALLOW);
+            _allowedCount++;
+            return;
+        }
+
+        slot.Process = _processes.Resolve(record.Pid, out slot.IsGone);
+        PermissionPolicy? policy = _settings.Policy;
+        ReportFilter filter = _settings.Filter;
+        if ((policy is not null && policy.NeedsPath) || filter.HasTree)
+        {
+            slot.Path = ResolvePath(record.Fd, out slot.IsDeleted);
+        }
+
+        if (slot.Path is not null && !filter.InScope(slot.Path))
+        {
+            // Outside the Tree: answered at once, never reported.
+            slot.OutOfScope = true;
+        }
+        else if (policy is not null)
+        {
+            slot.Rule = policy.Evaluate(record.Mask, slot.Path, slot.Process.Exe, slot.Process.UserId);
+        }
+
+        if (policy is not null && policy.Denies(slot.Rule))
+        {
+            if (_settings.AuditOnly)
+            {
+                slot.Verdict = FanotifyResponse.WouldDeny;
+                _wouldDenyCount++;
+                Respond(groupFd, record.Fd, Fanotify.FAN_ALLOW);
+            }
+            else
+            {
+                slot.Verdict = FanotifyResponse.Deny;
+                _deniedCount++;
+                uint response = policy.DenyResponse(slot.Rule);
+                if (Respond(groupFd, record.Fd, response) == Errno.EINVAL && response != Fanotify.FAN_DENY)
+                {
+                    // FAN_DENY_ERRNO refused (kernel or group class): a plain deny (EPERM) still denies.
+                    Respond(groupFd, record.Fd, Fanotify.FAN_DENY);
+                }
+            }
+
+            return;
+        }
+
+        slot.Verdict = FanotifyResponse.Allow;
+        _allowedCount++;
+        Respond(groupFd, record.Fd, Fanotify.FAN_ALLOW);
     }
 
-    private void Deliver(in FanotifyEventRecord record, int index)
+    /// <summary>Writes a response; returns 0 or the errno (a failed write leaves nothing to retry but a refused errno).</summary>
+    private static int Respond(int groupFd, int eventFd, uint response)
+    {
+        var answer = new Fanotify.fanotify_response { fd = eventFd, response = response };
+        return Libc.write(groupFd, &answer, sizeof(Fanotify.fanotify_response)) < 0 ? Marshal.GetLastPInvokeError() : 0;
+    }
+
+    private void Deliver(ReadOnlySpan<byte> batch, in FanotifyEventRecord record, ref Slot slot)
     {
         DateTime now = DateTime.UtcNow;
         if ((record.Mask & Fanotify.FAN_Q_OVERFLOW) != 0)
         {
             _overflowCount++;
             Publish(new FanotifyEvent(now, FanotifyEventType.Overflow, string.Empty, false,
-                0, string.Empty, false, FanotifyResponse.None, _watchId));
+                0, string.Empty, false, FanotifyResponse.None, _settings.WatchId));
             return;
         }
 
-        if (record.Pid == _ownPid)
+        FanotifyEventInfo info = FanotifyEventInfo.Empty;
+        if (record.MetadataLength < record.EventLength &&
+            !FanotifyInfoReader.TryRead(batch, record, out info))
         {
-            CloseEventFd(record.Fd);
+            info = FanotifyEventInfo.Empty;
+        }
+
+        if (record.Pid == _ownPid && !_settings.IncludeSelf)
+        {
+            CloseFd(record.Fd);
+            CloseFd(info.PidFd);
             _ownEventCount++;
             return;
         }
 
-        string path = string.Empty;
-        bool isDeleted = false;
-        if (record.Fd >= 0)
+        if (slot.OutOfScope)
         {
-            path = ResolvePath(record.Fd, out isDeleted);
-            CloseEventFd(record.Fd);
+            CloseFd(record.Fd);
+            _filteredCount++;
+            return;
         }
 
-        string? exe = _exes[index];
-        bool isGone = _gone[index];
-        if (exe is null)
+        // The file.
+        string path;
+        bool isDeleted = slot.IsDeleted;
+        string directoryPath = string.Empty, name = string.Empty, oldPath = string.Empty, newPath = string.Empty;
+        if (record.Fd >= 0)
         {
-            _processes.Resolve(record.Pid, out exe, out isGone);
+            path = slot.Path ?? ResolvePath(record.Fd, out isDeleted);
+            CloseFd(record.Fd);
         }
         else
         {
-            _exes[index] = null;   // let the string go with the event
+            path = ResolveHandles(batch, record, info, out directoryPath, out name, out oldPath, out newPath, out isDeleted);
         }
 
-        Publish(new FanotifyEvent(now, (FanotifyEventType)record.Mask, path, isDeleted,
-            record.Pid, exe, isGone, _verdicts[index], _watchId));
+        // The process: already known for a permission event; else read now, checked against the pidfd.
+        ProcessInfo process;
+        bool isGone;
+        if (slot.Decided && record.Pid != _ownPid)
+        {
+            process = slot.Process!;
+            isGone = slot.IsGone;
+        }
+        else
+        {
+            process = ResolveProcess(record.Pid, info.PidFd, out isGone);
+        }
+
+        CloseFd(info.PidFd);
+
+        int processId = record.Pid;
+        int threadId = 0;
+        if (_settings.ThreadIds)
+        {
+            threadId = record.Pid;
+            processId = process.ProcessId > 0 ? process.ProcessId : record.Pid;
+        }
+
+        ReportFilter filter = _settings.Filter;
+        if (!(filter.InScope(path) || (oldPath.Length != 0 && filter.InScope(oldPath))) ||
+            !filter.Reports(path, processId, process.Exe))
+        {
+            _filteredCount++;
+            return;
+        }
+
+        var item = new FanotifyEvent(now, (FanotifyEventType)(record.Mask & EventBits), path, isDeleted,
+            processId, process.Exe, isGone, slot.Verdict, _settings.WatchId)
+        {
+            DirectoryPath = directoryPath,
+            Name = name,
+            OldPath = oldPath,
+            NewPath = newPath,
+            IsDirectory = (record.Mask & Fanotify.FAN_ONDIR) != 0,
+            ThreadId = threadId,
+            ProcessName = process.Name,
+            CommandLine = process.CommandLine,
+            ParentProcessId = process.ParentProcessId,
+            UserId = process.UserId,
+            Rule = slot.Rule >= 0 ? _settings.Policy!.Rules[slot.Rule].Name : string.Empty,
+        };
+        if (info.HasError)
+        {
+            item.FsErrorCode = info.Error;
+            item.FsErrorCount = info.ErrorCount;
+        }
+
+        Publish(item);
+    }
+
+    /// <summary>
+    /// A notification event's process. With FAN_REPORT_PIDFD the answer is race-free: a process already gone
+    /// (FAN_EPIDFD) is not looked up in /proc, where its pid may now belong to another process, and one that
+    /// exits while it is being read is taken as gone too.
+    /// </summary>
+    private ProcessInfo ResolveProcess(int pid, int pidFd, out bool isGone)
+    {
+        if (pidFd == Fanotify.FAN_EPIDFD)
+        {
+            isGone = true;
+            return _processes.Cached(pid);
+        }
+
+        ProcessInfo process = _processes.Resolve(pid, out isGone);
+        if (pidFd >= 0 && !isGone && HasExited(pidFd))
+        {
+            isGone = true;
+            return _processes.Cached(pid);
+        }
+
+        return process;
+    }
+
+    private static bool HasExited(int pidFd)
+    {
+        var fd = new Libc.pollfd { fd = pidFd, events = Libc.POLLIN };
+        return Libc.poll(&fd, 1, 0) > 0 && (fd.revents & Libc.POLLIN) != 0;
+    }
+
+    /// <summary>The paths of a file-handle group's event: entry events give a directory and a name.</summary>
+    private string ResolveHandles(ReadOnlySpan<byte> batch, in FanotifyEventRecord record, in FanotifyEventInfo info,
+        out string directoryPath, out string name, out string oldPath, out string newPath, out bool isDeleted)
+    {
+        HandleResolver handles = _settings.Handles!;
+        directoryPath = name = oldPath = newPath = string.Empty;
+        isDeleted = (record.Mask & Fanotify.FAN_DELETE_SELF) != 0;
+
+        if (info.OldDfidName >= 0)
+        {
+            oldPath = Join(handles.Resolve(batch, info.OldDfidName), FanotifyInfoReader.Name(batch, info.OldDfidName), out _, out _);
+        }
+
+        int entry = info.NewDfidName >= 0 ? info.NewDfidName : info.DfidName;
+        string path;
+        if (entry >= 0)
+        {
+            path = Join(handles.Resolve(batch, entry), FanotifyInfoReader.Name(batch, entry), out directoryPath, out name);
+            if (info.NewDfidName >= 0)
+            {
+                newPath = path;
+            }
+
+            if (info.Fid >= 0 && (record.Mask & Fanotify.FAN_DELETE) == 0)
+            {
+                handles.Remember(batch, info.Fid, path);   // names the object if it is gone later (DeleteSelf)
+            }
+        }
+        else if (info.Fid >= 0)
+        {
+            path = handles.Resolve(batch, info.Fid);
+        }
+        else if (info.Dfid >= 0)
+        {
+            path = handles.Resolve(batch, info.Dfid);
+        }
+        else
+        {
+            path = HandleResolver.Unresolved;
+        }
+
+        return path;
+    }
+
+    /// <summary>directory + "/" + name; a name of "." (an event on the directory itself) gives the directory.</summary>
+    private static string Join(string directory, ReadOnlySpan<byte> nameBytes, out string directoryPath, out string name)
+    {
+        if (nameBytes.IsEmpty || nameBytes.SequenceEqual("."u8))
+        {
+            directoryPath = string.Empty;
+            name = string.Empty;
+            return directory;
+        }
+
+        directoryPath = directory;
+        name = Encoding.UTF8.GetString(nameBytes);
+        return directory.Length == 1 ? "/" + name : string.Concat(directory, "/", name);
     }
 
     private void Publish(FanotifyEvent item)
@@ -329,7 +550,7 @@ internal sealed unsafe class Responder : IDisposable
         }
     }
 
-    private static void CloseEventFd(int fd)
+    private static void CloseFd(int fd)
     {
         if (fd >= 0)
         {
@@ -379,21 +600,51 @@ internal sealed unsafe class Responder : IDisposable
     }
 
     /// <summary>
-    /// Runs every path of the responder once on a synthetic batch, on this thread, before any mark exists:
-    /// a permission event (answered to the group, which refuses the unknown fd), an event of our own pid,
-    /// an event of a live process, one of a process that does not exist, an overflow record.
+    /// Runs every path of the responder once on synthetic batches, on this thread, before any mark exists:
+    /// permission events (answered to the group, which refuses the unknown fd) of a live process, of our own
+    /// pid and of a pid that does not exist, notification events, an overflow record, and a file-handle event
+    /// with every kind of info record (resolved against nothing).
     /// </summary>
     private void WarmUp()
     {
         int groupFd = _group.Fd;
-        Span<byte> batch = stackalloc byte[Fanotify.FAN_EVENT_METADATA_LEN * 4];
-        int[] fds = [Libc.eventfd(0, Libc.EFD_CLOEXEC), Libc.eventfd(0, Libc.EFD_CLOEXEC), Libc.eventfd(0, Libc.EFD_CLOEXEC)];
-        WriteSyntheticRecord(batch, 0, Fanotify.FAN_OPEN_PERM, fds[0], 1);
-        WriteSyntheticRecord(batch, 1, Fanotify.FAN_CLOSE_WRITE, fds[1], _ownPid);
-        WriteSyntheticRecord(batch, 2, Fanotify.FAN_OPEN, fds[2], 0);
-        WriteSyntheticRecord(batch, 3, Fanotify.FAN_Q_OVERFLOW, Fanotify.FAN_NOFD, 0);
-        HandleBatch(batch, groupFd);
+        _ = _processes.Resolve(_ownPid, out _);   // a live process: the full read of its facts
+
+        if (_settings.Kind == GroupKind.FileDescriptor)
+        {
+            Span<byte> batch = stackalloc byte[Fanotify.FAN_EVENT_METADATA_LEN * 5];
+            int[] fds = [Libc.eventfd(0, Libc.EFD_CLOEXEC), Libc.eventfd(0, Libc.EFD_CLOEXEC), Libc.eventfd(0, Libc.EFD_CLOEXEC), Libc.eventfd(0, Libc.EFD_CLOEXEC)];
+            WriteSyntheticRecord(batch, 0, Fanotify.FAN_OPEN_PERM, fds[0], 1);
+            WriteSyntheticRecord(batch, 1, Fanotify.FAN_OPEN_EXEC_PERM, fds[1], _ownPid);
+            WriteSyntheticRecord(batch, 2, Fanotify.FAN_CLOSE_WRITE, fds[2], 0);
+            WriteSyntheticRecord(batch, 3, Fanotify.FAN_OPEN, fds[3], int.MaxValue);
+            WriteSyntheticRecord(batch, 4, Fanotify.FAN_Q_OVERFLOW, Fanotify.FAN_NOFD, 0);
+            HandleBatch(batch, groupFd);
+        }
+        else
+        {
+            // A file-handle event with every kind of info record, its handles resolving to nothing.
+            Span<byte> fid = stackalloc byte[256];
+            int length = SyntheticFidEvent(fid, Fanotify.FAN_RENAME | Fanotify.FAN_ONDIR, 1);
+            HandleBatch(fid.Slice(0, length), groupFd);
+            length = SyntheticFidEvent(fid, Fanotify.FAN_DELETE_SELF, int.MaxValue);
+            HandleBatch(fid.Slice(0, length), groupFd);
+        }
+
+        // The deny path (with and without an errno) and the policy matcher, against an fd the group does not know.
+        if (_settings.Policy is { } policy)
+        {
+            _ = policy.Evaluate(Fanotify.FAN_OPEN_PERM, "/", "/", 0);
+            for (int rule = 0; rule < policy.Rules.Length; rule++)
+            {
+                _ = Respond(groupFd, -1, policy.DenyResponse(rule));
+            }
+        }
+
+        _ = _settings.Filter.Reports("/", 0, "/");
+        _ = _settings.Filter.InScope("/");
         _ = HasNoLinks(groupFd);
+        _ = HasExited(groupFd);
         _ = Marshal.GetLastPInvokeError();
         _ = _buffer.Count;
 
@@ -401,7 +652,8 @@ internal sealed unsafe class Responder : IDisposable
         {
         }
 
-        _eventCount = _droppedCount = _overflowCount = _ownEventCount = 0;
+        _eventCount = _droppedCount = _overflowCount = _ownEventCount = _filteredCount = 0;
+        _allowedCount = _deniedCount = _wouldDenyCount = 0;
         Volatile.Write(ref _failureWhat, null);
     }
 
@@ -419,6 +671,49 @@ internal sealed unsafe class Responder : IDisposable
         MemoryMarshal.Write(batch.Slice(index * Fanotify.FAN_EVENT_METADATA_LEN), in metadata);
     }
 
+    /// <summary>Writes one file-handle event with every info record type into buffer; returns its length.</summary>
+    internal static int SyntheticFidEvent(Span<byte> buffer, ulong mask, int pid)
+    {
+        int offset = Fanotify.FAN_EVENT_METADATA_LEN;
+        offset = WriteFidRecord(buffer, offset, Fanotify.FAN_EVENT_INFO_TYPE_DFID_NAME, "a"u8);
+        offset = WriteFidRecord(buffer, offset, Fanotify.FAN_EVENT_INFO_TYPE_FID, default);
+        offset = WriteFidRecord(buffer, offset, Fanotify.FAN_EVENT_INFO_TYPE_OLD_DFID_NAME, "b"u8);
+        offset = WriteFidRecord(buffer, offset, Fanotify.FAN_EVENT_INFO_TYPE_NEW_DFID_NAME, "c"u8);
+        buffer[offset] = Fanotify.FAN_EVENT_INFO_TYPE_ERROR;
+        MemoryMarshal.Write(buffer.Slice(offset + 2), (ushort)12);
+        MemoryMarshal.Write(buffer.Slice(offset + 4), 5);
+        MemoryMarshal.Write(buffer.Slice(offset + 8), 1);
+        offset += 12;
+        buffer[offset] = Fanotify.FAN_EVENT_INFO_TYPE_PIDFD;
+        MemoryMarshal.Write(buffer.Slice(offset + 2), (ushort)8);
+        MemoryMarshal.Write(buffer.Slice(offset + 4), Fanotify.FAN_EPIDFD);
+        offset += 8;
+
+        WriteSyntheticRecord(buffer, 0, mask, Fanotify.FAN_NOFD, pid);
+        MemoryMarshal.Write(buffer, (uint)offset);   // event_len
+        return offset;
+    }
+
+    /// <summary>A FID record with an 8-byte handle that resolves to nothing, and an optional name.</summary>
+    internal static int WriteFidRecord(Span<byte> buffer, int offset, byte type, ReadOnlySpan<byte> name)
+    {
+        const int handleBytes = 8;
+        int length = FanotifyInfoReader.FidHeaderLength + FanotifyInfoReader.FileHandleHeaderLength + handleBytes;
+        if (!name.IsEmpty)
+        {
+            length += name.Length + 1;
+        }
+
+        length = (length + 3) & ~3;
+        buffer.Slice(offset, length).Clear();
+        buffer[offset] = type;
+        MemoryMarshal.Write(buffer.Slice(offset + 2), (ushort)length);
+        MemoryMarshal.Write(buffer.Slice(offset + FanotifyInfoReader.FidHeaderLength), (uint)handleBytes);
+        MemoryMarshal.Write(buffer.Slice(offset + FanotifyInfoReader.FidHeaderLength + 4), 1);   // handle_type
+        name.CopyTo(buffer.Slice(offset + FanotifyInfoReader.FidHeaderLength + FanotifyInfoReader.FileHandleHeaderLength + handleBytes));
+        return offset + length;
+    }
+
     private void FreeBuffers()
     {
         NativeMemory.AlignedFree(_readBuffer);
@@ -428,13 +723,46 @@ internal sealed unsafe class Responder : IDisposable
         _readBuffer = _link = _fdPath = _statx = null;
     }
 
-    /// <summary>Releases the stop eventfd; only once the thread has ended, since it polls that fd.</summary>
+    /// <summary>Releases what the thread waited on, once it has ended.</summary>
     public void Dispose()
     {
         if (_finished)
         {
             _ready.Dispose();
-            _stopEvent.Dispose();
         }
     }
+
+    /// <summary>What pass 1 learned of an event, for pass 2.</summary>
+    private struct Slot
+    {
+        public bool Decided;
+        public ProcessInfo? Process;
+        public bool IsGone;
+        public string? Path;
+        public bool IsDeleted;
+        public bool OutOfScope;
+        public FanotifyResponse Verdict;
+        public int Rule;
+    }
+}
+
+/// <summary>What a responder is told about its group and its watch.</summary>
+internal sealed class ResponderSettings
+{
+    public required int WatchId { get; init; }
+    public required GroupKind Kind { get; init; }
+    public required ReportFilter Filter { get; init; }
+    public PermissionPolicy? Policy { get; init; }
+    public bool AuditOnly { get; init; }
+    public bool IncludeSelf { get; init; }
+    public bool ThreadIds { get; init; }
+    public HandleResolver? Handles { get; init; }
+}
+
+internal enum GroupKind
+{
+    /// <summary>Events carry an open fd: open, access, modify, close, exec and the permission events.</summary>
+    FileDescriptor,
+    /// <summary>Events carry file handles (FAN_REPORT_DFID_NAME | FAN_REPORT_FID): directory entries, attrib, self events, fs errors.</summary>
+    FileHandle,
 }

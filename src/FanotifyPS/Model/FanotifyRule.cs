@@ -1,0 +1,72 @@
+using System;
+using System.Linq;
+
+namespace FanotifyPS;
+
+/// <summary>
+/// One rule of a permission policy. A rule matches a permission event when every part it gives matches
+/// (Path, Exe and User each match if any of their values does); rules are checked in order, the first match
+/// decides, and an event no rule matches is allowed.
+/// </summary>
+public sealed class FanotifyRule
+{
+    internal const FanotifyEventType PermissionEvents =
+        FanotifyEventType.OpenPerm | FanotifyEventType.AccessPerm | FanotifyEventType.OpenExecPerm;
+
+    internal FanotifyRule(string name, FanotifyRuleAction action, string[] path, string[] exe, string[] user,
+        FanotifyEventType eventType, string errno)
+    {
+        Name = name;
+        Action = action;
+        Path = path;
+        Exe = exe;
+        User = user;
+        Event = eventType;
+        Errno = errno;
+    }
+
+    public string Name { get; }
+
+    public FanotifyRuleAction Action { get; }
+
+    /// <summary>Wildcards matched against the file's path (case-sensitive); empty matches any.</summary>
+    public string[] Path { get; }
+
+    /// <summary>Wildcards matched against the program's path (case-sensitive); empty matches any.</summary>
+    public string[] Exe { get; }
+
+    /// <summary>User names or numeric ids, matched against the process's effective uid; empty matches any.</summary>
+    public string[] User { get; }
+
+    /// <summary>The permission events the rule applies to.</summary>
+    public FanotifyEventType Event { get; }
+
+    /// <summary>The errno a denied call fails with (FAN_DENY_ERRNO, Linux 6.14+); empty for EPERM, the kernel's default.</summary>
+    public string Errno { get; }
+
+    public override string ToString()
+    {
+        var parts = new System.Collections.Generic.List<string>();
+        if (Path.Length != 0)
+        {
+            parts.Add($"Path {string.Join(", ", Path)}");
+        }
+
+        if (Exe.Length != 0)
+        {
+            parts.Add($"Exe {string.Join(", ", Exe)}");
+        }
+
+        if (User.Length != 0)
+        {
+            parts.Add($"User {string.Join(", ", User)}");
+        }
+
+        string what = parts.Count == 0 ? "everything" : string.Join(" and ", parts);
+        string errno = Errno.Length == 0 ? string.Empty : $" with {Errno}";
+        return $"{Name}: {Action}{errno} {what} ({Event})";
+    }
+
+    internal static string[] Clean(string[]? values) =>
+        values is null ? [] : values.Where(v => !string.IsNullOrEmpty(v)).ToArray();
+}

@@ -1,0 +1,113 @@
+using System;
+using System.Collections.Generic;
+using System.Runtime.InteropServices;
+using System.Text;
+using FanotifyPS.Interop;
+
+namespace FanotifyPS.Watching;
+
+/// <summary>
+/// Turns the file handles of a file-handle group into paths: open_by_handle_at(O_PATH) against a descriptor of
+/// the watched mount with the same fsid, then readlink of /proc/self/fd/N. O_PATH opens raise no fanotify
+/// event, so this never waits on a permission watch. A handle that no longer resolves (the object is gone)
+/// falls back to the path it was last seen at, else to a readable placeholder.
+/// </summary>
+internal sealed unsafe class HandleResolver : IDisposable
+{
+    internal const string Unresolved = "(unresolved)";
+    private const int LinkCapacity = 4096 + 16;
+    private const int MaxRemembered = 4096;
+
+    private readonly (ulong FsId, int Fd)[] _mounts;
+    private readonly Dictionary<string, string> _lastSeen = new(StringComparer.Ordinal);
+    private byte* _link;
+    private byte* _fdPath;
+
+    /// <param name="mounts">Descriptors of the watched directories, owned by the watch, with their fsids.</param>
+    public HandleResolver((ulong FsId, int Fd)[] mounts)
+    {
+        _mounts = mounts;
+        _link = (byte*)NativeMemory.Alloc(LinkCapacity);
+        _fdPath = (byte*)NativeMemory.Alloc(64);
+    }
+
+    /// <summary>The path of the object behind a FID record, or null when it cannot be resolved.</summary>
+    public string? TryResolve(ReadOnlySpan<byte> batch, int fidOffset)
+    {
+        int mountFd = MountFor(FanotifyInfoReader.FsId(batch, fidOffset));
+        if (mountFd < 0)
+        {
+            return null;
+        }
+
+        ReadOnlySpan<byte> handle = FanotifyInfoReader.FileHandle(batch, fidOffset);
+        int fd;
+        fixed (byte* h = handle)
+        {
+            fd = Libc.open_by_handle_at(mountFd, h, Libc.O_PATH | Libc.O_CLOEXEC);
+        }
+
+        if (fd < 0)
+        {
+            return null;
+        }
+
+        int length = ProcessResolver.WriteAscii(_fdPath, "/proc/self/fd/"u8);
+        length += ProcessResolver.WriteDecimal(_fdPath + length, fd);
+        _fdPath[length] = 0;
+        nint linkLength = Libc.readlink(_fdPath, _link, LinkCapacity);
+        _ = Libc.close(fd);
+        return linkLength < 0 ? null : Encoding.UTF8.GetString(new ReadOnlySpan<byte>(_link, (int)linkLength));
+    }
+
+    /// <summary>The path of a FID record's object, from the kernel or from memory.</summary>
+    public string Resolve(ReadOnlySpan<byte> batch, int fidOffset)
+    {
+        string? path = TryResolve(batch, fidOffset);
+        string key = Key(batch, fidOffset);
+        if (path is not null)
+        {
+            Remember(key, path);
+            return path;
+        }
+
+        return _lastSeen.TryGetValue(key, out string? last) ? last : Unresolved;
+    }
+
+    /// <summary>Notes where an object was seen (from a directory-entry event), for when it is gone.</summary>
+    public void Remember(ReadOnlySpan<byte> batch, int fidOffset, string path) => Remember(Key(batch, fidOffset), path);
+
+    private void Remember(string key, string path)
+    {
+        if (_lastSeen.Count >= MaxRemembered)
+        {
+            _lastSeen.Clear();
+        }
+
+        _lastSeen[key] = path;
+    }
+
+    private static string Key(ReadOnlySpan<byte> batch, int fidOffset) =>
+        Convert.ToHexString(batch.Slice(fidOffset + 4, 8)) + Convert.ToHexString(FanotifyInfoReader.FileHandle(batch, fidOffset));
+
+    private int MountFor(ulong fsId)
+    {
+        foreach ((ulong id, int fd) in _mounts)
+        {
+            if (id == fsId)
+            {
+                return fd;
+            }
+        }
+
+        return _mounts.Length == 1 ? _mounts[0].Fd : -1;
+    }
+
+    public void Dispose()
+    {
+        NativeMemory.Free(_link);
+        NativeMemory.Free(_fdPath);
+        _link = null;
+        _fdPath = null;
+    }
+}

@@ -1,0 +1,174 @@
+using System;
+using System.Collections.Generic;
+using System.Linq;
+using System.Management.Automation;
+using FanotifyPS.Interop;
+
+namespace FanotifyPS.Watching;
+
+/// <summary>
+/// Rules compiled for the responder: uids resolved, errnos as numbers, everything in arrays, so that
+/// <see cref="Evaluate"/> runs before a verdict without allocating or formatting.
+/// </summary>
+internal sealed class PermissionPolicy
+{
+    // FAN_DENY_ERRNO accepts only these (fs/notify/fanotify/fanotify_user.c).
+    internal static readonly IReadOnlyDictionary<string, int> DenyErrnos = new Dictionary<string, int>(StringComparer.OrdinalIgnoreCase)
+    {
+        ["EPERM"] = 1, ["EIO"] = 5, ["EAGAIN"] = 11, ["EBUSY"] = 16, ["ETXTBSY"] = 26, ["ENOSPC"] = 28, ["EDQUOT"] = 122,
+    };
+
+    private readonly CompiledRule[] _rules;
+
+    private PermissionPolicy(FanotifyRule[] rules, CompiledRule[] compiled)
+    {
+        Rules = rules;
+        _rules = compiled;
+        NeedsPath = compiled.Any(r => r.Path.Length != 0);
+        NeedsUser = compiled.Any(r => r.Uids.Length != 0);
+        NeedsErrno = compiled.Any(r => r.Errno != 0);
+    }
+
+    public FanotifyRule[] Rules { get; }
+
+    public bool NeedsPath { get; }
+
+    public bool NeedsUser { get; }
+
+    /// <summary>Some rule denies with a chosen errno: the group must be FAN_CLASS_PRE_CONTENT.</summary>
+    public bool NeedsErrno { get; }
+
+    public FanotifyEventType Events => Rules.Aggregate(FanotifyEventType.None, (all, r) => all | r.Event);
+
+    public static PermissionPolicy Compile(IEnumerable<FanotifyRule> rules)
+    {
+        FanotifyRule[] list = rules.ToArray();
+        var compiled = new CompiledRule[list.Length];
+        for (int i = 0; i < list.Length; i++)
+        {
+            FanotifyRule rule = list[i];
+            int[] uids = rule.User.Select(user => UserNames.Resolve(user) ?? throw new WatchException(
+                $"Rule '{rule.Name}' names the user '{user}', who does not exist.",
+                ErrorIds.InvalidRule, ErrorCategory.InvalidArgument, user)).ToArray();
+            int errno = 0;
+            if (rule.Errno.Length != 0 && !DenyErrnos.TryGetValue(rule.Errno, out errno))
+            {
+                throw new WatchException(
+                    $"Rule '{rule.Name}': '{rule.Errno}' is not an errno fanotify can deny with. Use one of {string.Join(", ", DenyErrnos.Keys)}.",
+                    ErrorIds.InvalidRule, ErrorCategory.InvalidArgument, rule.Errno);
+            }
+
+            compiled[i] = new CompiledRule((ulong)rule.Event, rule.Action, rule.Path, rule.Exe, uids, errno);
+        }
+
+        return new PermissionPolicy(list, compiled);
+    }
+
+    /// <summary>The index of the first rule that matches, or -1. path is null when no rule needs it.</summary>
+    public int Evaluate(ulong mask, string? path, string exe, int uid)
+    {
+        CompiledRule[] rules = _rules;
+        for (int i = 0; i < rules.Length; i++)
+        {
+            CompiledRule rule = rules[i];
+            if ((rule.Mask & mask) == 0)
+            {
+                continue;
+            }
+
+            if (rule.Path.Length != 0 && (path is null || !Glob.IsMatchAny(rule.Path, path)))
+            {
+                continue;
+            }
+
+            if (rule.Exe.Length != 0 && !Glob.IsMatchAny(rule.Exe, exe))
+            {
+                continue;
+            }
+
+            if (rule.Uids.Length != 0 && Array.IndexOf(rule.Uids, uid) < 0)
+            {
+                continue;
+            }
+
+            return i;
+        }
+
+        return -1;
+    }
+
+    public bool Denies(int ruleIndex) => ruleIndex >= 0 && _rules[ruleIndex].Action == FanotifyRuleAction.Deny;
+
+    /// <summary>The response word for a deny by this rule: FAN_DENY, or FAN_DENY_ERRNO(errno).</summary>
+    public uint DenyResponse(int ruleIndex)
+    {
+        int errno = _rules[ruleIndex].Errno;
+        return errno == 0 ? Fanotify.FAN_DENY : Fanotify.FAN_DENY | ((uint)(errno & 0xff) << Fanotify.FAN_ERRNO_SHIFT);
+    }
+
+    private sealed record CompiledRule(ulong Mask, FanotifyRuleAction Action, string[] Path, string[] Exe, int[] Uids, int Errno);
+}
+
+/// <summary>What a watch reports: its Tree roots and the -ExcludePath/-ProcessId/-Exe... filters, allocation-free.</summary>
+internal sealed class ReportFilter
+{
+    public string[] TreeRoots { get; init; } = [];
+    public string[] ExcludePath { get; init; } = [];
+    public int[] ProcessId { get; init; } = [];
+    public int[] ExcludeProcessId { get; init; } = [];
+    public string[] Exe { get; init; } = [];
+    public string[] ExcludeExe { get; init; } = [];
+
+    public bool HasTree => TreeRoots.Length != 0;
+
+    public bool IsEmpty => TreeRoots.Length == 0 && ExcludePath.Length == 0 && ProcessId.Length == 0 &&
+        ExcludeProcessId.Length == 0 && Exe.Length == 0 && ExcludeExe.Length == 0;
+
+    /// <summary>The path is under one of the Tree roots (always true without Tree scope).</summary>
+    public bool InScope(string path)
+    {
+        if (TreeRoots.Length == 0)
+        {
+            return true;
+        }
+
+        foreach (string root in TreeRoots)
+        {
+            if (path.StartsWith(root, StringComparison.Ordinal) &&
+                (path.Length == root.Length || path[root.Length] == '/' || root.Length == 1))
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
+
+    public bool Reports(string path, int pid, string exe)
+    {
+        if (ProcessId.Length != 0 && Array.IndexOf(ProcessId, pid) < 0)
+        {
+            return false;
+        }
+
+        if (ExcludeProcessId.Length != 0 && Array.IndexOf(ExcludeProcessId, pid) >= 0)
+        {
+            return false;
+        }
+
+        if (Exe.Length != 0 && !Glob.IsMatchAny(Exe, exe))
+        {
+            return false;
+        }
+
+        if (ExcludeExe.Length != 0 && Glob.IsMatchAny(ExcludeExe, exe))
+        {
+            return false;
+        }
+
+        return ExcludePath.Length == 0 || !Glob.IsMatchAny(ExcludePath, path);
+    }
+
+    public bool Reports(FanotifyEvent e) =>
+        (InScope(e.Path) || (e.OldPath.Length != 0 && InScope(e.OldPath))) && Reports(e.Path, e.ProcessId, e.Exe);
+}
