@@ -88,7 +88,7 @@ function Build-TestTool {
     $tools = Join-Path $Out 'test-tools'
     $null = New-Item -ItemType Directory -Path $tools -Force
     foreach ($source in Get-ChildItem (Join-Path $Root 'tests/tools') -Filter *.c) {
-        Invoke-Native cc @('-O2', '-Wall', '-Werror', '-o', (Join-Path $tools $source.BaseName), $source.FullName)
+        Invoke-Native cc @('-O2', '-Wall', '-Werror', '-pthread', '-o', (Join-Path $tools $source.BaseName), $source.FullName)
     }
 }
 

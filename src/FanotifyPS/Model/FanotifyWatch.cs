@@ -101,7 +101,7 @@ public sealed class FanotifyWatch
     /// <summary>Events read but not reported: outside a Tree, or left out by a filter.</summary>
     public long FilteredCount => Sum(r => r.FilteredCount);
 
-    /// <summary>Permission events allowed (including the watcher's own and, with AuditOnly, would-deny ones).</summary>
+    /// <summary>Permission events allowed, the watcher's own included (would-deny ones are in WouldDenyCount).</summary>
     public long AllowedCount => Sum(r => r.AllowedCount);
 
     public long DeniedCount => Sum(r => r.DeniedCount);
@@ -237,9 +237,9 @@ public sealed class FanotifyWatch
     /// Descriptors of the watched directories (a file's parent), keyed by fsid, for open_by_handle_at, which
     /// refuses O_PATH descriptors. Opened before any mark exists, so they raise no event.
     /// </summary>
-    private unsafe (ulong FsId, int Fd)[] OpenMountFds(string[] paths)
+    private unsafe (ulong FsId, int Fd, string Path)[] OpenMountFds(string[] paths)
     {
-        var mounts = new List<(ulong, int)>();
+        var mounts = new List<(ulong, int, string)>();
         byte* statfs = stackalloc byte[Libc.StatfsSize];
         foreach (string path in paths)
         {
@@ -252,7 +252,7 @@ public sealed class FanotifyWatch
 
             _mountFds.Add(new FileDescriptorHandle(fd));
             ulong fsid = Libc.fstatfs(fd, statfs) == 0 ? *(ulong*)(statfs + Libc.StatfsFsidOffset) : 0;
-            mounts.Add((fsid, fd));
+            mounts.Add((fsid, fd, directory));
         }
 
         return mounts.ToArray();
@@ -266,11 +266,14 @@ public sealed class FanotifyWatch
         bool isDirectory = Directory.Exists(path);
         if (kind == GroupKind.FileHandle)
         {
-            mask |= Fanotify.FAN_ONDIR;   // report directories too; IsDirectory tells them apart
-            if (!isDirectory)
+            if (isDirectory)
+            {
+                mask |= Fanotify.FAN_ONDIR;   // report directories too; IsDirectory tells them apart
+            }
+            else
             {
                 mask &= ~(ulong)EntryEvents;   // a file has no entries
-                if ((mask & ~Fanotify.FAN_ONDIR) == 0)
+                if (mask == 0)
                 {
                     return;
                 }

@@ -136,7 +136,10 @@ internal static class FanotifyGroup
         bool permissionEvents = (events & FanotifyRule.PermissionEvents) != 0;
         return errno switch
         {
-            Errno.ENOENT or Errno.ENOTDIR => new WatchException(
+            Errno.ENOTDIR => new WatchException(
+                $"Cannot watch '{path}' ({scope}) for {events}: the kernel needs a directory there.",
+                ErrorIds.InvalidScope, ErrorCategory.InvalidArgument, path),
+            Errno.ENOENT => new WatchException(
                 $"Cannot watch '{path}' because it does not exist.", ErrorIds.PathNotFound, ErrorCategory.ObjectNotFound, path),
             Errno.EPERM or Errno.EACCES => new WatchException(
                 $"Cannot watch '{path}': fanotify {scope} marks need root or the CAP_SYS_ADMIN capability.",

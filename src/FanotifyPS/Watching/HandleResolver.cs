@@ -18,13 +18,13 @@ internal sealed unsafe class HandleResolver : IDisposable
     private const int LinkCapacity = 4096 + 16;
     private const int MaxRemembered = 4096;
 
-    private readonly (ulong FsId, int Fd)[] _mounts;
+    private readonly (ulong FsId, int Fd, string Path)[] _mounts;
     private readonly Dictionary<string, string> _lastSeen = new(StringComparer.Ordinal);
     private byte* _link;
     private byte* _fdPath;
 
     /// <param name="mounts">Descriptors of the watched directories, owned by the watch, with their fsids.</param>
-    public HandleResolver((ulong FsId, int Fd)[] mounts)
+    public HandleResolver((ulong FsId, int Fd, string Path)[] mounts)
     {
         _mounts = mounts;
         _link = (byte*)NativeMemory.Alloc(LinkCapacity);
@@ -92,7 +92,7 @@ internal sealed unsafe class HandleResolver : IDisposable
 
     private int MountFor(ulong fsId)
     {
-        foreach ((ulong id, int fd) in _mounts)
+        foreach ((ulong id, int fd, _) in _mounts)
         {
             if (id == fsId)
             {
@@ -101,6 +101,21 @@ internal sealed unsafe class HandleResolver : IDisposable
         }
 
         return _mounts.Length == 1 ? _mounts[0].Fd : -1;
+    }
+
+    /// <summary>The watched directory on the filesystem of a FID record (an FsError about the whole filesystem has no object).</summary>
+    public string MountPath(ReadOnlySpan<byte> batch, int fidOffset)
+    {
+        ulong fsId = FanotifyInfoReader.FsId(batch, fidOffset);
+        foreach ((ulong id, _, string path) in _mounts)
+        {
+            if (id == fsId)
+            {
+                return path;
+            }
+        }
+
+        return _mounts.Length == 1 ? _mounts[0].Path : Unresolved;
     }
 
     public void Dispose()

@@ -513,6 +513,10 @@ internal sealed unsafe class Responder : IDisposable
         else if (info.Fid >= 0)
         {
             path = handles.Resolve(batch, info.Fid);
+            if (info.HasError && ReferenceEquals(path, HandleResolver.Unresolved))
+            {
+                path = handles.MountPath(batch, info.Fid);   // an error of the filesystem itself (abort, shutdown)
+            }
         }
         else if (info.Dfid >= 0)
         {
