@@ -60,13 +60,16 @@ function Assert-Root {
     if ((id -u) -ne '0') { throw 'fanotify needs root (or CAP_SYS_ADMIN): run this as root.' }
 }
 
-# What the tests run besides pwsh: a C compiler for the test load programs, util-linux's setpriv and mount.
+# What the tests run besides pwsh: a C compiler for the test load programs, util-linux's setpriv and mount,
+# mkfs.ext4 for the loop-mounted ext4 image.
 function Install-TestPrerequisite {
     $missing = @()
     if (-not (Get-Command cc -ErrorAction Ignore)) { $missing += 'gcc', 'libc6-dev' }
     if (-not (Get-Command setpriv -ErrorAction Ignore)) { $missing += 'util-linux' }
     if (-not (Get-Command mount -ErrorAction Ignore)) { $missing += 'mount' }
     if (-not (Get-Command timeout -ErrorAction Ignore)) { $missing += 'coreutils' }
+    if (-not (Get-Command mkfs.ext4 -ErrorAction Ignore)) { $missing += 'e2fsprogs' }
+    if (-not (Get-Command getent -ErrorAction Ignore)) { $missing += 'libc-bin' }
     if ($missing) {
         if (-not (Get-Command apt-get -ErrorAction Ignore)) { throw "The tests need these packages: $($missing -join ', ')." }
         Write-Host "Installing test prerequisites: $($missing -join ', ')"

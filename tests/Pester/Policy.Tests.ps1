@@ -1,0 +1,116 @@
+#Requires -Version 7.4
+# The permission policy: real opens and execs fail in the other process, with the verdict and rule reported.
+
+BeforeAll {
+    Import-Module $env:FANOTIFYPS_MODULE -Force
+    Import-Module (Join-Path $PSScriptRoot 'TestHelpers.psm1') -Force
+    $script:cat = & readlink -f (Get-Command cat -CommandType Application | Select-Object -First 1).Source
+    $script:nobody = (& getent passwd 65534).Split(':')[0]
+}
+
+Describe 'Deny policy' -Tag 'RequireRoot' {
+    BeforeAll {
+        $mount = New-TestMount
+        foreach ($f in 'secret.txt', 'public.txt') { Set-Content "$mount/$f" $f }
+        & chmod 644 "$mount/secret.txt" "$mount/public.txt"
+        Copy-Item (& readlink -f /bin/true) "$mount/mytrue"
+        & chmod 755 "$mount/mytrue"
+    }
+    AfterAll { Remove-TestMount $mount }
+    AfterEach { if ($watch) { Stop-FanotifyWatch $watch; $watch = $null } }
+
+    It '-DenyPath makes the open fail with EPERM in the other process, and the event says Deny and names the rule' {
+        $watch = Start-FanotifyWatch -Path $mount -DenyPath '*/secret*'
+        $denied = Invoke-Bounded cat @("$mount/secret.txt")
+        $denied.ExitCode | Should -Be 1
+        $denied.Output | Should -BeLike '*Operation not permitted*'
+        (Invoke-Bounded cat @("$mount/public.txt")).Output | Should -Be 'public.txt'
+
+        $events = Receive-UntilEvent $watch { $_.Path -eq "$mount/public.txt" }
+        $deny = $events | Where-Object Path -eq "$mount/secret.txt"
+        $deny.Response | Should -Be 'Deny'
+        $deny.Rule | Should -Be 'Deny'
+        ($events | Where-Object Path -eq "$mount/public.txt").Response | Should -Be 'Allow'
+        $watch.DeniedCount | Should -Be 1
+        $watch.AllowedCount | Should -BeGreaterOrEqual 1
+    }
+
+    It '-DenyExe denies one program and not another' {
+        $watch = Start-FanotifyWatch -Path $mount -DenyExe '*/cat'
+        (Invoke-Bounded cat @("$mount/public.txt")).ExitCode | Should -Be 1
+        (Invoke-Bounded head @("$mount/public.txt")).Output | Should -Be 'public.txt'
+    }
+
+    It '-DenyUser denies a user by name and leaves root alone' {
+        $watch = Start-FanotifyWatch -Path $mount -DenyUser $nobody
+        $denied = Invoke-Bounded setpriv @('--reuid=65534', '--regid=65534', '--clear-groups', $cat, "$mount/public.txt")
+        $denied.ExitCode | Should -Be 1
+        $denied.Output | Should -BeLike '*Operation not permitted*'
+        (Invoke-Bounded cat @("$mount/public.txt")).Output | Should -Be 'public.txt'
+        $events = Receive-UntilEvent $watch { $_.Response -eq 'Deny' }
+        ($events | Where-Object Response -eq 'Deny').UserId | Should -Be 65534
+    }
+
+    It 'the -Deny parameters combine: a rule matches only when every part matches' {
+        $watch = Start-FanotifyWatch -Path $mount -DenyPath '*/secret*' -DenyExe '*/cat'
+        (Invoke-Bounded cat @("$mount/secret.txt")).ExitCode | Should -Be 1
+        (Invoke-Bounded head @("$mount/secret.txt")).Output | Should -Be 'secret.txt'
+        (Invoke-Bounded cat @("$mount/public.txt")).Output | Should -Be 'public.txt'
+    }
+
+    It 'a rule with -Errno denies with that errno' {
+        $watch = Start-FanotifyWatch -Path $mount -Rule (New-FanotifyRule -Name NoSecrets -Path '*/secret*' -Errno EIO)
+        $denied = Invoke-Bounded cat @("$mount/secret.txt")
+        $denied.ExitCode | Should -Be 1
+        $denied.Output | Should -BeLike '*Input/output error*'
+        $events = Receive-UntilEvent $watch { $_.Response -eq 'Deny' }
+        ($events | Where-Object Response -eq 'Deny').Rule | Should -Be 'NoSecrets'
+    }
+
+    It 'checks rules in order: the first match wins, and no match allows' {
+        $allowHead = New-FanotifyRule -Name AllowHead -Action Allow -Exe '*/head'
+        $denySecret = New-FanotifyRule -Name DenySecret -Path '*/secret*'
+        $watch = Start-FanotifyWatch -Path $mount -Rule $allowHead, $denySecret
+        (Invoke-Bounded head @("$mount/secret.txt")).Output | Should -Be 'secret.txt'
+        (Invoke-Bounded cat @("$mount/secret.txt")).ExitCode | Should -Be 1
+        (Invoke-Bounded cat @("$mount/public.txt")).ExitCode | Should -Be 0
+        $events = Receive-UntilEvent $watch { $_.Path -eq "$mount/public.txt" }
+        ($events | Where-Object { $_.Path -eq "$mount/secret.txt" -and $_.Response -eq 'Allow' }).Rule | Should -Be 'AllowHead'
+        ($events | Where-Object Path -eq "$mount/public.txt").Rule | Should -BeNullOrEmpty
+        Stop-FanotifyWatch $watch
+
+        $watch = Start-FanotifyWatch -Path $mount -Rule $denySecret, $allowHead
+        (Invoke-Bounded head @("$mount/secret.txt")).ExitCode | Should -Be 1
+        $watch.Rules.Name | Should -Be @('DenySecret', 'AllowHead')
+    }
+
+    It '-AuditOnly allows everything and marks what would be denied' {
+        $watch = Start-FanotifyWatch -Path $mount -DenyPath '*/secret*' -AuditOnly
+        (Invoke-Bounded cat @("$mount/secret.txt")).Output | Should -Be 'secret.txt'
+        $events = Receive-UntilEvent $watch { $_.Path -eq "$mount/secret.txt" }
+        $audit = $events | Where-Object Path -eq "$mount/secret.txt"
+        $audit.Response | Should -Be 'WouldDeny'
+        $audit.Rule | Should -Be 'Deny'
+        $watch.WouldDenyCount | Should -Be 1
+        $watch.DeniedCount | Should -Be 0
+    }
+
+    It 'OpenExecPerm rules deny the execution of a program, not reading it' {
+        $noExec = New-FanotifyRule -Name NoMyTrue -Path '*/mytrue' -Event OpenExecPerm
+        $watch = Start-FanotifyWatch -Path $mount -Event OpenPerm, OpenExecPerm -Rule $noExec
+        $run = Invoke-Bounded sh @('-c', "$mount/mytrue")
+        $run.ExitCode | Should -Be 126
+        (Invoke-Bounded sh @('-c', "cat $mount/mytrue > /dev/null")).ExitCode | Should -Be 0
+        $events = Receive-UntilEvent $watch { $_.Response -eq 'Deny' }
+        ($events | Where-Object Response -eq 'Deny').Event | Should -Be 'OpenExecPerm'
+    }
+
+    It 'AccessPerm on a whole filesystem warns about its cost' {
+        $watch = Start-FanotifyWatch -Path $mount -Event AccessPerm -WarningVariable warnings -WarningAction SilentlyContinue
+        "$warnings" | Should -BeLike '*AccessPerm*170 times slower*'
+        (Invoke-Bounded cat @("$mount/public.txt")).Output | Should -Be 'public.txt'
+        Stop-FanotifyWatch $watch
+        $watch = Start-FanotifyWatch -Path "$mount/public.txt" -Scope File -Event AccessPerm -WarningVariable warnings
+        $warnings | Should -BeNullOrEmpty
+    }
+}
