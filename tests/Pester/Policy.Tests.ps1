@@ -109,6 +109,10 @@ Describe 'Deny policy' -Tag 'RequireRoot' {
         $watch = Start-FanotifyWatch -Path $mount -Event AccessPerm -WarningVariable warnings -WarningAction SilentlyContinue
         "$warnings" | Should -BeLike '*AccessPerm*170 times slower*'
         (Invoke-Bounded cat @("$mount/public.txt")).Output | Should -Be 'public.txt'
+        $events = Receive-UntilEvent $watch { $_.Path -eq "$mount/public.txt" }
+        $read = $events | Where-Object Path -eq "$mount/public.txt" | Select-Object -First 1
+        $read.Event | Should -Be 'AccessPerm'
+        $read.Response | Should -Be 'Allow'
         Stop-FanotifyWatch $watch
         $watch = Start-FanotifyWatch -Path "$mount/public.txt" -Scope File -Event AccessPerm -WarningVariable warnings
         $warnings | Should -BeNullOrEmpty
