@@ -4,6 +4,8 @@
 .DESCRIPTION
     -Task Build (default): build the module into out/FanotifyPS (what Import-Module takes and what ships).
     -Task Run:  build, import the module and stream the events of -Path's filesystem as a table until Ctrl+C.
+    -Task Bench: build, then compare FanotifyPS with a C reference listener (bench/), print the table and
+                the promises as ratios, write out/bench.json; then a soak of -SoakMinutes (tagged Slow work).
     -Task Test: build, then run the unit tests and the Pester tests (in a fresh child pwsh, against
                 out/FanotifyPS, under a hard deadline); write out/TestResults/*.xml; the last line is
                 "N passed, N failed, N skipped". Exits non-zero on any failure or when no test ran.
@@ -11,7 +13,7 @@
 #>
 [CmdletBinding()]
 param(
-    [ValidateSet('Build', 'Run', 'Test')]
+    [ValidateSet('Build', 'Run', 'Test', 'Bench')]
     [string] $Task = 'Build',
 
     # Run: the directory whose filesystem is watched (default: the current directory).
@@ -22,7 +24,11 @@ param(
     [string[]] $ExcludeTag,
 
     # Test: the hard deadline of the Pester run, after which its process is killed with SIGKILL.
-    [int] $TestTimeoutMinutes = 30
+    [int] $TestTimeoutMinutes = 30,
+
+    # Bench: operations per workload run, and the minutes of the soak (0: none).
+    [int] $Operations = 100000,
+    [int] $SoakMinutes = 10
 )
 
 $ErrorActionPreference = 'Stop'
@@ -87,10 +93,11 @@ function Get-PesterModule {
     $manifest
 }
 
-function Build-TestTool {
-    $tools = Join-Path $Out 'test-tools'
+function Build-CTool {
+    param([string] $From = 'tests/tools', [string] $To = 'test-tools')
+    $tools = Join-Path $Out $To
     $null = New-Item -ItemType Directory -Path $tools -Force
-    foreach ($source in Get-ChildItem (Join-Path $Root 'tests/tools') -Filter *.c) {
+    foreach ($source in Get-ChildItem (Join-Path $Root $From) -Filter *.c) {
         Invoke-Native cc @('-O2', '-Wall', '-Werror', '-pthread', '-o', (Join-Path $tools $source.BaseName), $source.FullName)
     }
 }
@@ -144,12 +151,20 @@ switch ($Task) {
         Write-Host "Watching the filesystem of $Path (OpenPerm, CloseWrite). Ctrl+C stops."
         Get-FanotifyEvent -Path $Path | Format-Table
     }
+    'Bench' {
+        Assert-Root
+        Build-Module
+        Install-TestPrerequisite
+        Build-CTool -From 'bench' -To 'bench-tools'
+        & (Join-Path $Root 'bench/Invoke-Benchmark.ps1') -ModulePath $ModuleOut -ToolPath (Join-Path $Out 'bench-tools') `
+            -OutFile (Join-Path $Out 'bench.json') -Operations $Operations -SoakMinutes $SoakMinutes
+    }
     'Test' {
         Assert-Root
         Build-Module
         Install-TestPrerequisite
         $pester = Get-PesterModule
-        Build-TestTool
+        Build-CTool
         $unit = Invoke-UnitTest
         $integration = Invoke-PesterTest -PesterManifest $pester
         $passed = $unit.Passed + $integration.Passed

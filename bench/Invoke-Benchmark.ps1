@@ -1,0 +1,183 @@
+<#
+.SYNOPSIS
+    FanotifyPS against a C reference listener, in one run, on a tmpfs of its own. Called by build.ps1 -Task Bench.
+.DESCRIPTION
+    The same workload (bench/loadgen.c: open/close and open/write/close loops, every operation timed) runs
+    under: no watch; the C reference (bench/ref-listener.c, the fanotify(7) design) with permission events and
+    in notification mode; FanotifyPS with the seed's events, in notification mode (consumed by Measure-Object
+    and by Export-Csv), and with 100 deny rules that match nothing. Prints a table and the promises as ratios
+    of the same run, and writes out/bench.json.
+#>
+param(
+    [Parameter(Mandatory)] [string] $ModulePath,
+    [Parameter(Mandatory)] [string] $ToolPath,
+    [Parameter(Mandatory)] [string] $OutFile,
+    [int] $Operations = 100000,
+    [int] $Repeat = 3,
+    [int] $SoakMinutes = 0
+)
+
+$ErrorActionPreference = 'Stop'
+Set-StrictMode -Version Latest
+
+$loadgen = Join-Path $ToolPath 'loadgen'
+$reference = Join-Path $ToolPath 'ref-listener'
+$pwsh = [Environment]::ProcessPath
+$pwshPrefix = @(if ([IO.Path]::GetFileNameWithoutExtension($pwsh) -eq 'dotnet') { [Reflection.Assembly]::GetEntryAssembly().Location })
+$watcherScript = Join-Path $PSScriptRoot 'watcher.ps1'
+$work = Join-Path ([IO.Path]::GetTempPath()) "fanotifyps-bench-$PID"
+$mount = Join-Path $work 'mnt'
+$null = New-Item -ItemType Directory -Path $mount -Force
+& mount -t tmpfs -o size=512m fanotifyps-bench $mount
+if ($LASTEXITCODE -ne 0) { throw "Cannot mount a tmpfs on $mount." }
+
+function Invoke-Load {
+    param([string] $Kind, [int] $Count = $Operations, [int] $Files = 1)
+    $line = & timeout --signal=KILL 300 $loadgen $mount $Count $Kind $Files
+    if ($LASTEXITCODE -ne 0) { throw "loadgen $Kind failed ($LASTEXITCODE)." }
+    $line | ConvertFrom-Json
+}
+
+# The best of $Repeat runs of both workloads: the machine is shared, and noise only ever slows a run down.
+function Measure-Workload {
+    $open = 1..$Repeat | ForEach-Object { Invoke-Load open } | Sort-Object ops_per_sec -Descending | Select-Object -First 1
+    $write = 1..$Repeat | ForEach-Object { Invoke-Load write -Files 100 } | Sort-Object ops_per_sec -Descending | Select-Object -First 1
+    [pscustomobject]@{ Open = $open; Write = $write }
+}
+
+function Wait-File([string] $Path, $Process) {
+    $deadline = [DateTime]::UtcNow.AddSeconds(60)
+    while (-not (Test-Path $Path)) {
+        if ($Process.HasExited -or [DateTime]::UtcNow -gt $deadline) { throw "The listener did not start: $($Process.StandardError.ReadToEnd())" }
+        Start-Sleep -Milliseconds 20
+    }
+}
+
+function Start-Child([string] $FilePath, [string[]] $Arguments) {
+    $info = [Diagnostics.ProcessStartInfo]::new('timeout')
+    foreach ($a in @('--signal=KILL', '900', $FilePath) + $Arguments) { $info.ArgumentList.Add($a) }
+    $info.RedirectStandardOutput = $true
+    $info.RedirectStandardError = $true
+    [Diagnostics.Process]::Start($info)
+}
+
+function Measure-Reference([string] $Mode) {
+    $ready = Join-Path $work "ready-$([guid]::NewGuid())"
+    # The C listener prints a line per event, as the man page's does; the lines go to /dev/null.
+    $child = Start-Child sh @('-c', "exec '$reference' '$mount' $Mode '$ready' >/dev/null")
+    Wait-File $ready $child
+    $load = Measure-Workload
+    & kill -TERM $child.Id   # timeout passes it on to the listener
+    $null = $child.WaitForExit(30000)
+    $stats = ($child.StandardError.ReadToEnd() -split "`n" | Where-Object { $_ -like '{*' } | Select-Object -Last 1) | ConvertFrom-Json
+    [pscustomobject]@{ Load = $load; Delivered = $stats.events; CpuSeconds = $stats.cpu_seconds; PeakRssMb = $null; Dropped = 0; Overflows = 0; EventCount = $stats.events }
+}
+
+function Measure-FanotifyPS {
+    param([string[]] $Event, [string] $Consumer = 'Measure', [int] $RuleCount = 0, [string] $Mode = 'Stream', [scriptblock] $Workload = { Measure-Workload })
+    $ready = Join-Path $work "ready-$([guid]::NewGuid())"
+    $stop = "$ready.stop"
+    $arguments = @($pwshPrefix) + @('-NoProfile', '-NonInteractive', '-File', $watcherScript, '-ModulePath', $ModulePath,
+        '-Mount', $mount, '-Ready', $ready, '-Stop', $stop, '-Mode', $Mode, '-Consumer', $Consumer, '-RuleCount', $RuleCount,
+        '-CsvPath', (Join-Path $work 'events.csv'), '-Event', ($Event -join ','))
+    if ($Mode -eq 'Flood') { $arguments += @('-BufferSize', '10000') }
+    $child = Start-Child $pwsh $arguments
+    Wait-File $ready $child
+    $load = & $Workload
+    Set-Content -Path $stop -Value 'stop'
+    if (-not $child.WaitForExit(600000)) { $child.Kill($true); throw 'The FanotifyPS watcher did not finish.' }
+    $output = $child.StandardOutput.ReadToEnd()
+    $json = $output -split "`n" | Where-Object { $_ -like '{*' } | Select-Object -Last 1
+    if (-not $json) { throw "The FanotifyPS watcher printed no result: $output $($child.StandardError.ReadToEnd())" }
+    $stats = $json | ConvertFrom-Json
+    [pscustomobject]@{
+        Load = $load; Delivered = $stats.delivered; CpuSeconds = $stats.cpu_seconds; PeakRssMb = $stats.peak_rss_mb
+        Dropped = $stats.dropped; Overflows = $stats.overflows; EventCount = $stats.event_count; Stats = $stats
+    }
+}
+
+try {
+    Write-Host "Benchmark: $Operations operations per run, best of $Repeat, on a tmpfs ($([Environment]::ProcessorCount) CPUs, $((Get-Content /proc/sys/kernel/osrelease).Trim()))"
+    $rows = [ordered]@{}
+    $rows['1 no watch'] = [pscustomobject]@{ Load = Measure-Workload; Delivered = 0; CpuSeconds = 0; PeakRssMb = $null; Dropped = 0; Overflows = 0; EventCount = 0 }
+    $rows['2 C reference, permission'] = Measure-Reference perm
+    $rows['3 C reference, notification'] = Measure-Reference notif
+    $rows['4 FanotifyPS OpenPerm,CloseWrite | Measure-Object'] = Measure-FanotifyPS -Event OpenPerm, CloseWrite
+    $rows['5a FanotifyPS Open,CloseWrite | Measure-Object'] = Measure-FanotifyPS -Event Open, CloseWrite
+    $rows['5b FanotifyPS Open,CloseWrite | Export-Csv'] = Measure-FanotifyPS -Event Open, CloseWrite -Consumer Csv
+    $rows['6 FanotifyPS OpenPerm,CloseWrite, 100 rules'] = Measure-FanotifyPS -Event OpenPerm, CloseWrite -RuleCount 100
+
+    # The pipeline edge: buffered events through Measure-Object against 1..N | Measure-Object.
+    $edge = Measure-FanotifyPS -Event Open -Mode Edge -Workload { Invoke-Load open -Count 200000 -Files 50000 }
+    # A flood with a consumer that never reads: memory is bounded by the buffer (10,000 events here).
+    $flood = Measure-FanotifyPS -Event Open -Mode Flood -Workload { Invoke-Load open -Count 500000 -Files 50000 }
+
+    $base = $rows['1 no watch'].Load
+    $table = foreach ($name in $rows.Keys) {
+        $row = $rows[$name]
+        [pscustomobject][ordered]@{
+            Row            = $name
+            'open/s'       = [math]::Round($row.Load.Open.ops_per_sec)
+            'write/s'      = [math]::Round($row.Load.Write.ops_per_sec)
+            'vs none'      = [math]::Round($row.Load.Open.ops_per_sec / $base.Open.ops_per_sec, 2)
+            'p50 us'       = $row.Load.Open.p50_us
+            'p99 us'       = $row.Load.Open.p99_us
+            Delivered      = $row.Delivered
+            Dropped        = $row.Dropped
+            Overflows      = $row.Overflows
+            'CPU s'        = $row.CpuSeconds
+            'peak RSS MB'  = $row.PeakRssMb
+        }
+    }
+    $table | Format-Table -AutoSize | Out-String -Width 240 | Out-Host
+
+    function Ratio($a, $b) { [math]::Round($a / $b, 3) }
+    $perm = $rows['4 FanotifyPS OpenPerm,CloseWrite | Measure-Object']
+    $cPerm = $rows['2 C reference, permission']
+    $notif = $rows['5a FanotifyPS Open,CloseWrite | Measure-Object']
+    $cNotif = $rows['3 C reference, notification']
+    $rules = $rows['6 FanotifyPS OpenPerm,CloseWrite, 100 rules']
+    $accounted = foreach ($name in $rows.Keys | Where-Object { $_ -like '*FanotifyPS*' }) {
+        $row = $rows[$name]
+        $row.Delivered + $row.Dropped -eq $row.EventCount
+    }
+    $promises = [ordered]@{
+        'permission watch open/s vs C reference (>= 1.0)'           = Ratio $perm.Load.Open.ops_per_sec $cPerm.Load.Open.ops_per_sec
+        'permission watch write/s vs C reference (>= 1.0)'          = Ratio $perm.Load.Write.ops_per_sec $cPerm.Load.Write.ops_per_sec
+        'notification watch open/s vs C reference (>= 0.9)'         = Ratio $notif.Load.Open.ops_per_sec $cNotif.Load.Open.ops_per_sec
+        'notification watch write/s vs C reference (>= 0.9)'        = Ratio $notif.Load.Write.ops_per_sec $cNotif.Load.Write.ops_per_sec
+        '100 non-matching rules, open/s vs no rules (>= 0.95)'      = Ratio $rules.Load.Open.ops_per_sec $perm.Load.Open.ops_per_sec
+        'pipeline edge vs 1..N | Measure-Object (>= 0.5)'           = Ratio $edge.Stats.edge_events_per_sec $edge.Stats.range_per_sec
+        'every event delivered or counted as dropped'               = -not ($accounted -contains $false)
+    }
+    Write-Host 'Promises (ratios of this run):'
+    $promises.GetEnumerator() | ForEach-Object { Write-Host ("  {0,-58} {1}" -f $_.Key, $_.Value) }
+    Write-Host ("  pipeline edge: {0:N0} events/s into Measure-Object; 1..N | Measure-Object: {1:N0}/s" -f $edge.Stats.edge_events_per_sec, $edge.Stats.range_per_sec)
+    Write-Host ("  flood of 500,000 events, never read, buffer 10,000: RSS grew {0} MB, {1} dropped, peak RSS {2} MB" -f $flood.Stats.rss_growth_mb, $flood.Dropped, $flood.PeakRssMb)
+    Write-Host ("  permission round trip p50/p99: C {0}/{1} us, FanotifyPS {2}/{3} us" -f $cPerm.Load.Open.p50_us, $cPerm.Load.Open.p99_us, $perm.Load.Open.p50_us, $perm.Load.Open.p99_us)
+
+    $report = [ordered]@{
+        date       = (Get-Date).ToString('o')
+        kernel     = (Get-Content /proc/sys/kernel/osrelease).Trim()
+        cpus       = [Environment]::ProcessorCount
+        operations = $Operations
+        repeat     = $Repeat
+        rows       = $table
+        promises   = $promises
+        edge       = $edge.Stats
+        flood      = $flood.Stats
+    }
+
+    if ($SoakMinutes -gt 0) {
+        $report.soak = & (Join-Path $PSScriptRoot 'Invoke-Soak.ps1') -ModulePath $ModulePath -Loadgen $loadgen -Mount $mount -Minutes $SoakMinutes `
+            -OpsPerSecond ([math]::Round($perm.Load.Open.ops_per_sec / 2))
+    }
+
+    $report | ConvertTo-Json -Depth 6 | Set-Content -Path $OutFile
+    Write-Host "Wrote $OutFile"
+}
+finally {
+    & umount $mount 2>$null
+    if ($LASTEXITCODE -ne 0) { & umount -l $mount 2>$null }
+    Remove-Item $work -Recurse -Force -ErrorAction Ignore
+}
