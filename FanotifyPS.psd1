@@ -13,6 +13,7 @@
     CmdletsToExport      = @(
         'Start-FanotifyWatch'
         'Stop-FanotifyWatch'
+        'Remove-FanotifyWatch'
         'Get-FanotifyWatch'
         'Get-FanotifyEvent'
         'New-FanotifyRule'

@@ -72,3 +72,27 @@ public class FanotifyEventTests
         Assert.Equal(expected, System.Text.Encoding.ASCII.GetString(buffer, length));
     }
 }
+
+public class PathTextTests
+{
+    [Fact]
+    public void Valid_utf8_decodes_as_usual()
+    {
+        Assert.Equal("/tmp/café", FanotifyPS.Interop.PathText.Decode("/tmp/café"u8));
+    }
+
+    [Fact]
+    public void Invalid_bytes_become_lone_surrogates_and_print_as_hex()
+    {
+        string name = FanotifyPS.Interop.PathText.Decode([0x61, 0xff, 0xc3, 0x62]);   // a, FF, a lead byte without its tail, b
+        Assert.Equal(new[] { 'a', '\uDCFF', '\uDCC3', 'b' }, name.ToCharArray());
+        Assert.Equal(@"a\xff\xc3b", FanotifyPS.Interop.PathText.Escape(name));
+    }
+
+    [Fact]
+    public void Escape_makes_one_unambiguous_line()
+    {
+        Assert.Equal(@"a\nb\tc\\d\x01", FanotifyPS.Interop.PathText.Escape("a\nb\tc\\d\u0001"));
+        Assert.Same("/plain/path", FanotifyPS.Interop.PathText.Escape("/plain/path"));
+    }
+}

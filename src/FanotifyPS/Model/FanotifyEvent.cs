@@ -102,10 +102,10 @@ public sealed class FanotifyEvent
         line.Append(": File ");
         if (OldPath.Length != 0)
         {
-            line.Append(OldPath).Append(" -> ");
+            line.Append(Printable(OldPath)).Append(" -> ");
         }
 
-        line.Append(Path);
+        line.Append(Printable(Path));
         if (IsDeleted)
         {
             line.Append(" (deleted)");
@@ -113,7 +113,7 @@ public sealed class FanotifyEvent
 
         if (Exe.Length != 0)
         {
-            line.Append(" Exe ").Append(Exe);
+            line.Append(" Exe ").Append(Printable(Exe));
         }
         else
         {
@@ -126,6 +126,12 @@ public sealed class FanotifyEvent
 
         return line.ToString();
     }
+
+    /// <summary>
+    /// A path on one printable line: backslashes doubled, control characters as \n, \t, \r or \xNN, and
+    /// bytes that were not UTF-8 (kept in the string as U+DC80..U+DCFF) as \xNN.
+    /// </summary>
+    public static string Printable(string text) => Interop.PathText.Escape(text);
 
     /// <summary>"FAN_OPEN_PERM", or "FAN_OPEN|FAN_CLOSE_NOWRITE" for merged events.</summary>
     public static string KernelNames(FanotifyEventType eventType)

@@ -57,7 +57,7 @@ internal sealed unsafe class HandleResolver : IDisposable
         _fdPath[length] = 0;
         nint linkLength = Libc.readlink(_fdPath, _link, LinkCapacity);
         _ = Libc.close(fd);
-        return linkLength < 0 ? null : Encoding.UTF8.GetString(new ReadOnlySpan<byte>(_link, (int)linkLength));
+        return linkLength < 0 ? null : PathText.Decode(new ReadOnlySpan<byte>(_link, (int)linkLength));
     }
 
     /// <summary>The path of a FID record's object, from the kernel or from memory.</summary>
@@ -120,6 +120,8 @@ internal sealed unsafe class HandleResolver : IDisposable
 
     public void Dispose()
     {
+        _lastSeen.Clear();
+        _lastSeen.TrimExcess();
         NativeMemory.Free(_link);
         NativeMemory.Free(_fdPath);
         _link = null;

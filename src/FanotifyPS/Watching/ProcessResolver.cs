@@ -88,7 +88,7 @@ internal sealed unsafe class ProcessResolver : IDisposable
                 _cache.Clear();
             }
 
-            var info = ReadFacts(pid, prefixLength, link.ToArray(), Encoding.UTF8.GetString(link), out _);
+            var info = ReadFacts(pid, prefixLength, link.ToArray(), PathText.Decode(link), out _);
             _cache[pid] = info;
             return info;
         }
@@ -114,7 +114,7 @@ internal sealed unsafe class ProcessResolver : IDisposable
         int close = stat.LastIndexOf((byte)')');
         if (open >= 0 && close > open)
         {
-            name = Encoding.UTF8.GetString(stat.Slice(open + 1, close - open - 1));
+            name = PathText.Decode(stat.Slice(open + 1, close - open - 1));
             ReadOnlySpan<byte> fields = stat.Slice(close + 1);
             parent = (int)Field(fields, 1);
             isKernelThread = (Field(fields, 6) & PF_KTHREAD) != 0;
@@ -127,7 +127,7 @@ internal sealed unsafe class ProcessResolver : IDisposable
             Span<byte> spaced = stackalloc byte[cmdline.Length];
             cmdline.CopyTo(spaced);
             spaced.Replace((byte)0, (byte)' ');
-            commandLine = Encoding.UTF8.GetString(spaced);
+            commandLine = PathText.Decode(spaced);
         }
 
         ReadOnlySpan<byte> status = ReadProcFile(prefixLength, "/status\0"u8);
@@ -239,6 +239,8 @@ internal sealed unsafe class ProcessResolver : IDisposable
 
     public void Dispose()
     {
+        _cache.Clear();
+        _cache.TrimExcess();
         NativeMemory.Free(_link);
         NativeMemory.Free(_procPath);
         NativeMemory.Free(_file);

@@ -37,7 +37,7 @@ internal sealed unsafe class Responder : IDisposable
     private readonly EventBuffer _buffer;
     private readonly ResponderSettings _settings;
     private readonly int _ownPid = Environment.ProcessId;
-    private readonly Slot[] _slots = new Slot[MaxEventsPerRead + 1];
+    private Slot[] _slots = new Slot[MaxEventsPerRead + 1];
     private readonly ProcessResolver _processes = new();
     private readonly ManualResetEventSlim _ready = new(false);
     private readonly Thread _thread;
@@ -172,6 +172,7 @@ internal sealed unsafe class Responder : IDisposable
             _processes.Dispose();
             _settings.Handles?.Dispose();
             FreeBuffers();
+            _slots = [];   // a stopped watch stays listed: keep only its counters
             _finished = true;
             _ready.Set();
             Finished?.Invoke();
@@ -541,7 +542,7 @@ internal sealed unsafe class Responder : IDisposable
         }
 
         directoryPath = directory;
-        name = Encoding.UTF8.GetString(nameBytes);
+        name = PathText.Decode(nameBytes);
         return directory.Length == 1 ? "/" + name : string.Concat(directory, "/", name);
     }
 
@@ -583,7 +584,7 @@ internal sealed unsafe class Responder : IDisposable
             link = link.Slice(0, link.Length - s_deletedSuffix.Length);
         }
 
-        return Encoding.UTF8.GetString(link);
+        return PathText.Decode(link);
     }
 
     private bool HasNoLinks(int fd)
@@ -645,6 +646,7 @@ internal sealed unsafe class Responder : IDisposable
             }
         }
 
+        _ = PathText.Decode([0x2f, 0xff, 0x61]);   // a name that is not UTF-8
         _ = _settings.Filter.Reports("/", 0, "/");
         _ = _settings.Filter.InScope("/");
         _ = HasNoLinks(groupFd);
