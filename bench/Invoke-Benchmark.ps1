@@ -13,7 +13,7 @@ param(
     [Parameter(Mandatory)] [string] $ToolPath,
     [Parameter(Mandatory)] [string] $OutFile,
     [int] $Operations = 100000,
-    [int] $Repeat = 3,
+    [int] $Repeat = 5,
     [int] $SoakMinutes = 0
 )
 

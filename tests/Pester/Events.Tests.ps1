@@ -125,6 +125,7 @@ Describe 'Events of other processes' -Tag 'RequireRoot' {
         $events = Receive-UntilEvent $watch { $_.Exe -eq $cat }
         $events | Where-Object ProcessId -eq $PID | Should -BeNullOrEmpty
         $events | Where-Object Path -eq "$mount/own.txt" | Should -BeNullOrEmpty
+        $watch.OwnEventCount | Should -BeGreaterOrEqual 2   # counted, so nothing is lost silently
     }
 }
 

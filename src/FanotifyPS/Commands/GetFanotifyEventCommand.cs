@@ -20,6 +20,7 @@ public sealed class GetFanotifyEventCommand : FanotifyFilterCommandBase, IDispos
     private const string PathSet = "Path";
     private const string WatchSet = "Watch";
     private const string IdSet = "Id";
+    private const int CoalesceMilliseconds = 2;
 
     private readonly CancellationTokenSource _stopping = new();
     private readonly List<FanotifyWatch> _watches = [];
@@ -46,6 +47,7 @@ public sealed class GetFanotifyEventCommand : FanotifyFilterCommandBase, IDispos
 
     [Parameter(Mandatory = true, Position = 0, ValueFromPipelineByPropertyName = true, ParameterSetName = IdSet)]
     [Alias("WatchId")]
+    [ArgumentCompleter(typeof(WatchIdCompleter))]
     public int[] Id { get; set; } = [];
 
     /// <summary>Keep streaming new events until -Count, -Timeout, Ctrl+C, or the watches end.</summary>
@@ -167,7 +169,12 @@ public sealed class GetFanotifyEventCommand : FanotifyFilterCommandBase, IDispos
             Task<bool>[] waits = open.Select(w => w.Buffer.WaitToReadAsync(_stopping.Token).AsTask()).ToArray();
             try
             {
-                Task.WaitAny(waits, waitMilliseconds, _stopping.Token);
+                if (Task.WaitAny(waits, waitMilliseconds, _stopping.Token) >= 0)
+                {
+                    // Let a burst gather before draining it: one wake-up per batch, not one per event. Each
+                    // wake-up costs the responder a thread-pool signal and the machine two context switches.
+                    _stopping.Token.WaitHandle.WaitOne(CoalesceMilliseconds);
+                }
             }
             catch (OperationCanceledException)
             {

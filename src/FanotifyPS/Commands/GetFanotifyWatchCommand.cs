@@ -14,11 +14,13 @@ public sealed class GetFanotifyWatchCommand : PSCmdlet
 
     [Parameter(Mandatory = true, Position = 0, ValueFromPipelineByPropertyName = true, ParameterSetName = IdSet)]
     [Alias("WatchId")]
+    [ArgumentCompleter(typeof(WatchIdCompleter))]
     public int[] Id { get; set; } = [];
 
     [Parameter(Mandatory = true, ParameterSetName = NameSet)]
     [ValidateNotNullOrEmpty]
     [SupportsWildcards]
+    [ArgumentCompleter(typeof(WatchNameCompleter))]
     public string[] Name { get; set; } = [];
 
     protected override void ProcessRecord()

@@ -18,11 +18,13 @@ public sealed class StopFanotifyWatchCommand : PSCmdlet
 
     [Parameter(Mandatory = true, Position = 0, ValueFromPipelineByPropertyName = true, ParameterSetName = IdSet)]
     [Alias("WatchId")]
+    [ArgumentCompleter(typeof(WatchIdCompleter))]
     public int[] Id { get; set; } = [];
 
     [Parameter(Mandatory = true, ParameterSetName = NameSet)]
     [ValidateNotNullOrEmpty]
     [SupportsWildcards]
+    [ArgumentCompleter(typeof(WatchNameCompleter))]
     public string[] Name { get; set; } = [];
 
     [Parameter]

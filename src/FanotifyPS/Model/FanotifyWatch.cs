@@ -120,7 +120,8 @@ public sealed class FanotifyWatch
     /// <summary>Started by Get-FanotifyEvent for its own stream; not listed by Get-FanotifyWatch.</summary>
     internal bool IsAdHoc { get; }
 
-    internal long OwnEventCount => Sum(r => r.OwnEventCount);
+    /// <summary>Events of this pwsh process: allowed at once and not reported (unless -IncludeSelf).</summary>
+    public long OwnEventCount => Sum(r => r.OwnEventCount);
 
     private long Sum(Func<Responder, long> counter)
     {

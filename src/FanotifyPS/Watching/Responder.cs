@@ -1,6 +1,5 @@
 using System;
 using System.Runtime.InteropServices;
-using System.Text;
 using System.Threading;
 using FanotifyPS.Interop;
 
@@ -56,7 +55,6 @@ internal sealed unsafe class Responder : IDisposable
     private long _deniedCount;
     private long _wouldDenyCount;
     private long _readErrorCount;
-    private int _lastReadErrno;
     private int _failureErrno;
     private string? _failureWhat;
     private MalformedReason _malformed;
@@ -90,7 +88,6 @@ internal sealed unsafe class Responder : IDisposable
     public long DeniedCount => Volatile.Read(ref _deniedCount);
     public long WouldDenyCount => Volatile.Read(ref _wouldDenyCount);
     public long ReadErrorCount => Volatile.Read(ref _readErrorCount);
-    public int LastReadErrno => Volatile.Read(ref _lastReadErrno);
 
     /// <summary>Why the responder ended on its own; null while running or after a requested stop.</summary>
     /// <remarks>Composed here, on the reader's thread: the responder formats nothing.</remarks>
@@ -240,7 +237,6 @@ internal sealed unsafe class Responder : IDisposable
                     // The kernel could not open an event fd: that event is gone (a permission event was
                     // denied by the kernel). Count it, keep the watch alive; the consumer reports it.
                     _readErrorCount++;
-                    Volatile.Write(ref _lastReadErrno, errno);
                     return true;
                 default:
                     Fail("read() on the fanotify group failed", errno);

@@ -1,0 +1,61 @@
+#Requires -Version 7.4
+# PowerShell conventions: the manifest, completion, pipeline binding, Remove-FanotifyWatch.
+
+BeforeAll {
+    Import-Module $env:FANOTIFYPS_MODULE -Force
+    Import-Module (Join-Path $PSScriptRoot 'TestHelpers.psm1') -Force
+}
+
+Describe 'The module' {
+    It 'exports exactly the cmdlets of its manifest, with approved verbs' {
+        $manifest = Import-PowerShellDataFile (Join-Path $env:FANOTIFYPS_MODULE 'FanotifyPS.psd1')
+        $commands = Get-Command -Module FanotifyPS
+        $commands.Name | Sort-Object | Should -Be ($manifest.CmdletsToExport | Sort-Object)
+        $approved = (Get-Verb).Verb
+        $commands | ForEach-Object { $_.Verb | Should -BeIn $approved }
+    }
+
+    It 'has the same version in the manifest and the assembly' {
+        $module = Get-Module FanotifyPS
+        $assembly = [FanotifyPS.FanotifyEvent].Assembly.GetName().Version
+        "$($assembly.Major).$($assembly.Minor).$($assembly.Build)" | Should -Be "$($module.Version)"
+    }
+}
+
+Describe 'Completion and pipeline binding' -Tag 'RequireRoot' {
+    BeforeAll {
+        $mount = New-TestMount
+        $watch = Start-FanotifyWatch -Path $mount -Name 'completion target'
+    }
+    AfterAll {
+        Remove-FanotifyWatch $watch
+        Remove-TestMount $mount
+    }
+
+    It 'completes watch ids and names' {
+        $ids = (TabExpansion2 -inputScript 'Stop-FanotifyWatch -Id ' -cursorColumn 23).CompletionMatches.CompletionText
+        $ids | Should -Contain "$($watch.Id)"
+        $names = (TabExpansion2 -inputScript 'Get-FanotifyWatch -Name compl' -cursorColumn 29).CompletionMatches.CompletionText
+        $names | Should -Contain "'completion target'"
+    }
+
+    It 'completes enum parameters' {
+        (TabExpansion2 -inputScript 'Start-FanotifyWatch -Scope Tr' -cursorColumn 29).CompletionMatches.CompletionText | Should -Contain 'Tree'
+        (TabExpansion2 -inputScript 'Start-FanotifyWatch -Event OpenE' -cursorColumn 32).CompletionMatches.CompletionText | Should -Contain 'OpenExecPerm'
+    }
+
+    It "binds an event's WatchId to -Id" {
+        Set-Content "$mount/f" 'x'
+        Invoke-Bounded cat @("$mount/f") | Out-Null
+        $event = Receive-UntilEvent $watch { $true } | Select-Object -First 1
+        ($event | Get-FanotifyWatch).Id | Should -Be $watch.Id
+    }
+
+    It 'Remove-FanotifyWatch stops a watch and forgets it' {
+        $other = Start-FanotifyWatch -Path $mount -Name 'to remove'
+        Get-FanotifyWatch -Name 'to remove' | Remove-FanotifyWatch
+        $other.State | Should -Be 'Stopped'
+        Get-FanotifyWatch -Name 'to remove' -ErrorAction SilentlyContinue | Should -BeNullOrEmpty
+        { Get-FanotifyWatch -Id $other.Id -ErrorAction Stop } | Should -Throw -ErrorId 'WatchNotFound,*'
+    }
+}
