@@ -7,27 +7,6 @@ BeforeAll {
     Import-Module (Join-Path $PSScriptRoot 'TestHelpers.psm1') -Force
     $script:openloop = Get-LoadTool openloop
     $script:pwsh = Get-PwshCommand
-
-    # Runs $Script in a child pwsh (with $mount and $ready set) and returns it once it has written $ready.
-    function Start-ChildWatcher {
-        param([string] $Mount, [string] $Script, [int] $TimeoutSeconds = 120)
-        $ready = Join-Path ([IO.Path]::GetTempPath()) "fanotifyps-ready-$([guid]::NewGuid())"
-        Set-Content -Path "$ready.ps1" -Value @"
-`$ErrorActionPreference = 'Stop'
-Import-Module '$env:FANOTIFYPS_MODULE'
-`$mount = '$Mount'
-`$ready = '$ready'
-$Script
-"@
-        $child = Start-Bounded $script:pwsh.FilePath (@($script:pwsh.Prefix) + @('-NoProfile', '-NonInteractive', '-File', "$ready.ps1")) -TimeoutSeconds $TimeoutSeconds
-        if (-not (Wait-Until { Test-Path $ready } -TimeoutSeconds 60)) {
-            $child.Kill($true)
-            throw "The child watcher did not get ready: $($child.StandardError.ReadToEnd())"
-        }
-        $childPid = [int](Get-Content $ready -Raw)
-        if ($childPid -le 1) { $child.Kill($true); throw "The child watcher reported pid '$childPid'." }
-        [pscustomobject]@{ Process = $child; Pid = $childPid; Ready = $ready }
-    }
 }
 
 Describe 'Faults' -Tag 'RequireRoot', 'Fault' {
@@ -60,8 +39,7 @@ $events = @(Get-FanotifyEvent -Watch $w)
         }
         finally {
             $openers | Where-Object { -not $_.HasExited } | ForEach-Object { $_.Kill() }
-            if (-not $child.Process.HasExited) { $child.Process.Kill($true) }
-            Remove-Item $child.Ready, "$($child.Ready).done", "$($child.Ready).ps1" -ErrorAction Ignore
+            Stop-ChildWatcher $child
         }
     }
 
@@ -109,17 +87,21 @@ Stop-FanotifyWatch `$w
         $child = Start-ChildWatcher -Mount $mount -Script @'
 $w = Start-FanotifyWatch -Path $mount -Event OpenPerm
 Set-Content "$ready.tmp" $PID; Move-Item "$ready.tmp" $ready
-while (-not (Test-Path "$ready.done")) { Start-Sleep -Milliseconds 50 }
+# While starved of fds this process must not need one: a stat() and a plain sleep need none.
+while (-not [IO.File]::Exists("$ready.done")) { [Threading.Thread]::Sleep(50) }
 Start-Sleep -Milliseconds 300
 $events = @(Get-FanotifyEvent -Watch $w -WarningVariable warnings -WarningAction SilentlyContinue)
 [pscustomobject]@{ Lost = $w.LostCount; State = "$($w.State)"; Warning = "$warnings"; Recovered = @($events | Where-Object { $_.Path -like '*after.txt' -and $_.Exe -like '*/cat' }).Count } | ConvertTo-Json -Compress
 '@
         try {
             Set-Content "$mount/after.txt" 'after'
-            # Leave the watcher no room for event fds: its soft limit becomes what it has open now.
-            $open = @(Get-ChildItem "/proc/$($child.Pid)/fd").Count
+            # Leave the watcher no room for event fds: a new fd takes the lowest free number, so a soft limit
+            # at that number refuses every new one.
+            $used = Get-ChildItem "/proc/$($child.Pid)/fd" | ForEach-Object { [int]$_.Name }
+            $lowestFree = 0
+            while ($used -contains $lowestFree) { $lowestFree++ }
             $hard = (& prlimit --pid $child.Pid --nofile --output HARD --noheadings).Trim()
-            & prlimit --pid $child.Pid --nofile="$($open):$hard"
+            & prlimit --pid $child.Pid --nofile="$($lowestFree):$hard"
             $LASTEXITCODE | Should -Be 0
             $starved = Invoke-Bounded $openloop @("$mount/data.txt", '200') -TimeoutSeconds 30
             $starved.ExitCode | Should -Not -Be 137 -Because 'an opener must never hang'
@@ -127,15 +109,15 @@ $events = @(Get-FanotifyEvent -Watch $w -WarningVariable warnings -WarningAction
             (Invoke-Bounded cat @("$mount/after.txt") -TimeoutSeconds 10).Output | Should -Be 'after'
             Set-Content "$($child.Ready).done" 'done'
             $child.Process.WaitForExit(30000) | Should -BeTrue
-            $result = $child.Process.StandardOutput.ReadToEnd() | ConvertFrom-Json
-            $result.Lost | Should -BeGreaterThan 0
+            $output = $child.Process.StandardOutput.ReadToEnd()
+            $result = $output | ConvertFrom-Json
+            $result.Lost | Should -BeGreaterThan 0 -Because "$output $($child.Process.StandardError.ReadToEnd())"
             $result.State | Should -Be 'Running'
             $result.Warning | Should -BeLike '*lost*ulimit -n*'
             $result.Recovered | Should -Be 1
         }
         finally {
-            if (-not $child.Process.HasExited) { $child.Process.Kill($true) }
-            Remove-Item $child.Ready, "$($child.Ready).done", "$($child.Ready).ps1" -ErrorAction Ignore
+            Stop-ChildWatcher $child
         }
     }
 

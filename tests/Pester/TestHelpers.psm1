@@ -117,6 +117,40 @@ function Receive-UntilEvent {
     , $events.ToArray()
 }
 
+function Start-ChildWatcher {
+    <#
+    Runs a script in a child pwsh that has imported the module under test, with $mount and $ready set. The
+    script must write its pid to $ready (through "$ready.tmp", so that the file never reads empty); this
+    returns once it has. The child runs under a hard deadline (SIGKILL), so that a hung watcher always ends.
+    #>
+    param([Parameter(Mandatory)] [string] $Mount, [Parameter(Mandatory)] [string] $Script, [int] $TimeoutSeconds = 120)
+    $ready = Join-Path ([IO.Path]::GetTempPath()) "fanotifyps-ready-$([guid]::NewGuid())"
+    Set-Content -Path "$ready.ps1" -Value @"
+`$ErrorActionPreference = 'Stop'
+Import-Module '$env:FANOTIFYPS_MODULE'
+`$mount = '$Mount'
+`$ready = '$ready'
+$Script
+"@
+    $pwsh = Get-PwshCommand
+    $child = Start-Bounded $pwsh.FilePath (@($pwsh.Prefix) + @('-NoProfile', '-NonInteractive', '-File', "$ready.ps1")) -TimeoutSeconds $TimeoutSeconds
+    if (-not (Wait-Until { Test-Path $ready } -TimeoutSeconds 60)) {
+        $child.Kill($true)
+        throw "The child watcher did not get ready: $($child.StandardError.ReadToEnd())"
+    }
+    $childPid = [int](Get-Content $ready -Raw)
+    # Never signal pid 0 or 1: kill -STOP 0 would stop this test run's own process group.
+    if ($childPid -le 1) { $child.Kill($true); throw "The child watcher reported pid '$childPid'." }
+    [pscustomobject]@{ Process = $child; Pid = $childPid; Ready = $ready }
+}
+
+function Stop-ChildWatcher {
+    <# Kills a child watcher if it still runs and removes its files. #>
+    param([Parameter(Mandatory)] $Child)
+    if (-not $Child.Process.HasExited) { $Child.Process.Kill($true) }
+    Remove-Item "$($Child.Ready)*" -ErrorAction Ignore
+}
+
 function Set-Sysctl {
     <# Writes a /proc/sys value in one write() (Set-Content does not reach procfs handlers). #>
     param([Parameter(Mandatory)] [string] $Path, [Parameter(Mandatory)] [string] $Value)

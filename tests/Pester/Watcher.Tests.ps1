@@ -6,29 +6,6 @@ BeforeAll {
     Import-Module (Join-Path $PSScriptRoot 'TestHelpers.psm1') -Force
     $script:openloop = Get-LoadTool openloop
     $script:pwsh = Get-PwshCommand
-
-    # Starts a child pwsh running $Script (with $mount and $ready defined), returns it once it wrote $ready.
-    function Start-ChildWatcher {
-        param([string] $Mount, [string] $Script, [int] $TimeoutSeconds = 120)
-        $ready = Join-Path ([IO.Path]::GetTempPath()) "fanotifyps-ready-$([guid]::NewGuid())"
-        $file = "$ready.ps1"
-        Set-Content -Path $file -Value @"
-`$ErrorActionPreference = 'Stop'
-Import-Module '$env:FANOTIFYPS_MODULE'
-`$mount = '$Mount'
-`$ready = '$ready'
-$Script
-"@
-        $child = Start-Bounded $script:pwsh.FilePath (@($script:pwsh.Prefix) + @('-NoProfile', '-NonInteractive', '-File', $file)) -TimeoutSeconds $TimeoutSeconds
-        if (-not (Wait-Until { Test-Path $ready } -TimeoutSeconds 60)) {
-            $child.Kill($true)
-            throw "The child watcher did not get ready: $($child.StandardError.ReadToEnd())"
-        }
-        $childPid = [int](Get-Content $ready -Raw)
-        # Never signal pid 0 or 1: kill -STOP 0 would stop this test run's own process group.
-        if ($childPid -le 1) { $child.Kill($true); throw "The child watcher reported pid '$childPid'." }
-        [pscustomobject]@{ Process = $child; Pid = $childPid; Ready = $ready; Script = $file }
-    }
 }
 
 Describe 'A consumer that never reads' -Tag 'RequireRoot' {
@@ -96,8 +73,7 @@ $events = @(Get-FanotifyEvent -Watch $w)
             $result.Line | Should -BeLike 'FAN_Q_OVERFLOW:*'
         }
         finally {
-            if (-not $child.Process.HasExited) { $child.Process.Kill($true) }
-            Remove-Item $child.Ready, "$($child.Ready).go", $child.Script -ErrorAction Ignore
+            Stop-ChildWatcher $child
         }
     }
 }
@@ -132,8 +108,7 @@ Start-Sleep -Seconds 300
         }
         finally {
             $openers | Where-Object { -not $_.HasExited } | ForEach-Object { $_.Kill() }
-            if (-not $child.Process.HasExited) { $child.Process.Kill($true) }
-            Remove-Item $child.Ready, $child.Script -ErrorAction Ignore
+            Stop-ChildWatcher $child
         }
     }
 }
