@@ -25,7 +25,8 @@
     PrivateData          = @{
         PSData = @{
             Tags       = @('fanotify', 'Linux', 'filesystem', 'audit', 'security', 'PSEdition_Core')
-            LicenseUri = 'https://opensource.org/licenses/MIT'
+            LicenseUri   = 'https://opensource.org/licenses/MIT'
+            ReleaseNotes = 'Watches with every fanotify event and scope, filters, a deny policy with audit mode, a capability probe; benchmark and fault suite.'
         }
     }
 }

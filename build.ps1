@@ -4,6 +4,8 @@
 .DESCRIPTION
     -Task Build (default): build the module into out/FanotifyPS (what Import-Module takes and what ships).
     -Task Run:  build, import the module and stream the events of -Path's filesystem as a table until Ctrl+C.
+    -Task Package: build, then write out/repository/FanotifyPS.<version>.nupkg, a PowerShell Gallery package
+                (Publish-PSResource to a local folder repository).
     -Task Bench: build, then compare FanotifyPS with a C reference listener (bench/), print the table and
                 the promises as ratios, write out/bench.json; then a soak of -SoakMinutes (tagged Slow work).
     -Task Test: build, then run the unit tests and the Pester tests (in a fresh child pwsh, against
@@ -13,7 +15,7 @@
 #>
 [CmdletBinding()]
 param(
-    [ValidateSet('Build', 'Run', 'Test', 'Bench')]
+    [ValidateSet('Build', 'Run', 'Test', 'Bench', 'Package')]
     [string] $Task = 'Build',
 
     # Run: the directory whose filesystem is watched (default: the current directory).
@@ -60,6 +62,25 @@ function Build-Module {
     Copy-Item (Join-Path $Root 'FanotifyPS.psd1') -Destination $ModuleOut
     Copy-Item (Join-Path $Root 'src/FanotifyPS/FanotifyPS.format.ps1xml') -Destination $ModuleOut
     Write-Host "Built FanotifyPS $version into $ModuleOut"
+}
+
+# A PowerShell Gallery compatible .nupkg of out/FanotifyPS, in a local folder repository.
+function New-ModulePackage {
+    $repository = Join-Path $Out 'repository'
+    if (Test-Path $repository) { Remove-Item $repository -Recurse -Force }
+    $null = New-Item -ItemType Directory -Path $repository
+    $name = "FanotifyPSBuild$PID"
+    Register-PSResourceRepository -Name $name -Uri $repository -Trusted
+    try {
+        Publish-PSResource -Path $ModuleOut -Repository $name
+    }
+    finally {
+        Unregister-PSResourceRepository -Name $name
+    }
+    $package = Get-ChildItem $repository -Filter 'FanotifyPS.*.nupkg'
+    if (-not $package) { throw "Publish-PSResource wrote no package into $repository." }
+    Write-Host "Packaged $($package.FullName)"
+    $repository
 }
 
 function Assert-Root {
@@ -151,6 +172,10 @@ switch ($Task) {
         Write-Host "Watching the filesystem of $Path (OpenPerm, CloseWrite). Ctrl+C stops."
         Get-FanotifyEvent -Path $Path | Format-Table
     }
+    'Package' {
+        Build-Module
+        $null = New-ModulePackage
+    }
     'Bench' {
         Assert-Root
         Build-Module
@@ -162,6 +187,7 @@ switch ($Task) {
     'Test' {
         Assert-Root
         Build-Module
+        $env:FANOTIFYPS_REPOSITORY = New-ModulePackage
         Install-TestPrerequisite
         $pester = Get-PesterModule
         Build-CTool

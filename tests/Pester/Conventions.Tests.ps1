@@ -47,8 +47,24 @@ Describe 'Completion and pipeline binding' -Tag 'RequireRoot' {
     It "binds an event's WatchId to -Id" {
         Set-Content "$mount/f" 'x'
         Invoke-Bounded cat @("$mount/f") | Out-Null
-        $event = Receive-UntilEvent $watch { $true } | Select-Object -First 1
-        ($event | Get-FanotifyWatch).Id | Should -Be $watch.Id
+        $events = Receive-UntilEvent $watch { $true }
+        $seen = $events | Select-Object -First 1
+        ($seen | Get-FanotifyWatch).Id | Should -Be $watch.Id
+    }
+
+    It 'formats events as a table by default, as a list, and as the seed line with -View Seed' {
+        Set-Content "$mount/shown" 'x'
+        Invoke-Bounded cat @("$mount/shown") | Out-Null
+        $events = Receive-UntilEvent $watch { $_.Path -eq "$mount/shown" }
+        $shown = $events | Where-Object Path -eq "$mount/shown" | Select-Object -First 1
+        $shown | Should -Not -BeNullOrEmpty -Because "events: $($events -join '; ')"
+        ($shown | Format-Table -View Seed | Out-String -Width 300).Trim() | Should -BeExactly $shown.ToString()
+        $table = $shown | Out-String -Width 300
+        $table | Should -BeLike '*Time*Event*Pid*Exe*Path*'
+        $table | Should -BeLike "*OpenPerm*$($shown.ProcessId)*/cat*$mount/shown*"
+        $list = $shown | Format-List | Out-String -Width 300
+        $list | Should -BeLike '*ProcessName*cat*'
+        $list | Should -BeLike '*Response*Allow*'
     }
 
     It 'Remove-FanotifyWatch stops a watch and forgets it' {
