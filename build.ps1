@@ -88,7 +88,7 @@ function Assert-Root {
 }
 
 # What the tests run besides pwsh: a C compiler for the test load programs, util-linux's setpriv and mount,
-# mkfs.ext4 for the loop-mounted ext4 image.
+# mkfs.ext4 for the loop-mounted ext4 image, sshd for the remoting test (run on 127.0.0.1 by the test itself).
 function Install-TestPrerequisite {
     $missing = @()
     if (-not (Get-Command cc -ErrorAction Ignore)) { $missing += 'gcc', 'libc6-dev' }
@@ -97,6 +97,9 @@ function Install-TestPrerequisite {
     if (-not (Get-Command timeout -ErrorAction Ignore)) { $missing += 'coreutils' }
     if (-not (Get-Command mkfs.ext4 -ErrorAction Ignore)) { $missing += 'e2fsprogs' }
     if (-not (Get-Command getent -ErrorAction Ignore)) { $missing += 'libc-bin' }
+    if (-not (Test-Path /usr/sbin/sshd)) { $missing += 'openssh-server' }
+    if (-not (Get-Command ssh-keygen -ErrorAction Ignore)) { $missing += 'openssh-client' }
+    if (-not (Get-Command ss -ErrorAction Ignore)) { $missing += 'iproute2' }
     if ($missing) {
         if (-not (Get-Command apt-get -ErrorAction Ignore)) { throw "The tests need these packages: $($missing -join ', ')." }
         Write-Host "Installing test prerequisites: $($missing -join ', ')"

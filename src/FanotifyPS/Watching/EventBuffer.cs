@@ -5,7 +5,7 @@ using System.Threading.Tasks;
 namespace FanotifyPS.Watching;
 
 /// <summary>
-/// The bounded hand-off between a responder thread and the pipeline. The responder only ever calls
+/// The bounded hand-off between a watch's responder threads and the pipeline. A responder only ever calls
 /// <see cref="TryWrite"/>, which never waits: a full buffer refuses the event and the responder counts it.
 /// </summary>
 internal sealed class EventBuffer
@@ -20,7 +20,7 @@ internal sealed class EventBuffer
         _channel = Channel.CreateBounded<FanotifyEvent>(new BoundedChannelOptions(capacity)
         {
             FullMode = BoundedChannelFullMode.Wait,  // with TryWrite: refuse, never block
-            SingleWriter = true,
+            SingleWriter = false,   // a watch with both kinds of group has two responders
             SingleReader = false,
             // Consumers' continuations go to the thread pool, never run on the responder.
             AllowSynchronousContinuations = false,
