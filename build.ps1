@@ -61,6 +61,7 @@ function Build-Module {
     Copy-Item $dll, (Join-Path $bin 'FanotifyPS.pdb') -Destination $ModuleOut
     Copy-Item (Join-Path $Root 'FanotifyPS.psd1') -Destination $ModuleOut
     Copy-Item (Join-Path $Root 'src/FanotifyPS/FanotifyPS.format.ps1xml') -Destination $ModuleOut
+    Build-Help
     Write-Host "Built FanotifyPS $version into $ModuleOut"
 }
 
@@ -81,6 +82,19 @@ function New-ModulePackage {
     if (-not $package) { throw "Publish-PSResource wrote no package into $repository." }
     Write-Host "Packaged $($package.FullName)"
     $repository
+}
+
+# docs/help (platyPS markdown) -> en-US/FanotifyPS.dll-Help.xml and about_FanotifyPS.help.txt: with platyPS where
+# it is installed, else with the project's own compiler (tools/HelpCompiler: Markdig and YamlDotNet).
+function Build-Help {
+    $source = Join-Path $Root 'docs/help'
+    $target = Join-Path $ModuleOut 'en-US'
+    if (Get-Module -ListAvailable platyPS) {
+        Import-Module platyPS
+        $null = New-ExternalHelp -Path $source -OutputPath $target -Force
+        return
+    }
+    Invoke-Native dotnet @('run', '--project', (Join-Path $Root 'tools/HelpCompiler'), '-c', 'Release', '-v', 'quiet', '--', $source, $target)
 }
 
 function Assert-Root {
