@@ -75,3 +75,54 @@ Describe 'Completion and pipeline binding' -Tag 'RequireRoot' {
         { Get-FanotifyWatch -Id $other.Id -ErrorAction Stop } | Should -Throw -ErrorId 'WatchNotFound,*'
     }
 }
+
+Describe 'Serialization' -Tag 'RequireRoot' {
+    BeforeAll {
+        $mount = New-TestMount
+        Set-Content "$mount/data.txt" 'x'
+        $watch = Start-FanotifyWatch -Path $mount -Event OpenPerm, Create -DenyPath '*/nothing' -AuditOnly
+        (Invoke-Bounded sh @('-c', "cat $mount/data.txt >/dev/null; touch $mount/new.txt")).ExitCode | Should -Be 0
+        $events = Receive-UntilEvent $watch { $_.Name -eq 'new.txt' }
+        $properties = [FanotifyPS.FanotifyEvent].GetProperties().Name
+    }
+    AfterAll {
+        Remove-FanotifyWatch $watch
+        Remove-TestMount $mount
+    }
+
+    It 'round-trips every property through Export-Clixml and Import-Clixml' {
+        $file = Join-Path $mount 'events.xml'
+        $events | Export-Clixml $file
+        $back = Import-Clixml $file
+        $back | Should -HaveCount $events.Count
+        for ($i = 0; $i -lt $events.Count; $i++) {
+            foreach ($p in $properties) {
+                $original = $events[$i].$p
+                # Enums come back as their value; cast back, they are the same.
+                $value = if ($original -is [enum]) { $back[$i].$p -as $original.GetType() } else { $back[$i].$p }
+                "$value" | Should -BeExactly "$original" -Because "$p of event $i"
+            }
+            $back[$i].TimeStamp | Should -Be $events[$i].TimeStamp
+        }
+    }
+
+    It 'writes JSON with enums as names and times in ISO 8601 (-EnumsAsStrings)' {
+        $json = $events | ConvertTo-Json -EnumsAsStrings -Depth 2 | ConvertFrom-Json -DateKind String
+        $json | Should -HaveCount $events.Count
+        $json[0].Event | Should -Be "$($events[0].Event)"
+        $json[0].Response | Should -Be "$($events[0].Response)"
+        $json[0].TimeStamp | Should -Match '^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d+'
+    }
+
+    It 'round-trips enums as names through Export-Csv and Import-Csv' {
+        $file = Join-Path $mount 'events.csv'
+        $events | Export-Csv $file
+        $rows = Import-Csv $file
+        for ($i = 0; $i -lt $events.Count; $i++) {
+            [FanotifyPS.FanotifyEventType]$rows[$i].Event | Should -Be $events[$i].Event
+            [FanotifyPS.FanotifyResponse]$rows[$i].Response | Should -Be $events[$i].Response
+            $rows[$i].Path | Should -BeExactly $events[$i].Path
+            [bool]::Parse($rows[$i].IsDirectory) | Should -Be $events[$i].IsDirectory
+        }
+    }
+}
