@@ -106,8 +106,9 @@ $commandText = @{
         Synopsis    = 'Reports what the running kernel''s fanotify supports.'
         Description = @('Get-FanotifyCapability tries each fanotify feature on a throwaway group (marks go on a private temporary directory) and reports which work: permission events, filesystem and mount marks, file-handle reporting, directory-entry names, rename and fs-error events, pidfds, thread ids, ignore marks, the pre-content class, deny with errno, the unlimited queue, and the fanotify sysctl limits.')
         Examples    = @(
-            @{ Title = 'Example 1: This kernel'; Code = 'Get-FanotifyCapability'; Remarks = 'Shows every feature with True or False, and the limits.' }
-            @{ Title = 'Example 2: Check before relying on a feature'; Code = 'if ((Get-FanotifyCapability).DenyErrno) { $errno = ''EIO'' } else { $errno = ''EPERM'' }'; Remarks = 'Chooses the errno of a rule by what the kernel supports.' })
+            @{ Title = 'Example 1: This kernel'; Code = 'Get-FanotifyCapability'; Remarks = 'Shows every feature with True or False, and the limits, probed on the temporary directory''s filesystem.' }
+            @{ Title = 'Example 2: Check before relying on a feature'; Code = 'if ((Get-FanotifyCapability).DenyErrno) { $errno = ''EIO'' } else { $errno = ''EPERM'' }'; Remarks = 'Chooses the errno of a rule by what the kernel supports.' }
+            @{ Title = 'Example 3: Another filesystem'; Code = 'Get-FanotifyCapability /mnt/share | Select-Object FileHandleReporting, FsErrorEvents'; Remarks = 'Tells whether directory-entry events and fs errors can be watched on the filesystem of /mnt/share.' })
         Outputs     = @{ 'FanotifyPS.FanotifyCapability' = 'One object with a property per feature and limit.' }
     }
 }
@@ -144,6 +145,7 @@ foreach ($command in Get-Command -Module FanotifyPS | Sort-Object Name) {
         if ($command.Name -eq 'New-FanotifyRule') {
             $description = @{ Name = 'The rule''s name, shown in the Rule property of the events it decides. The default is Rule followed by a number.'; Path = 'Wildcards matched against the file''s path, case-sensitively.'; Exe = 'Wildcards matched against the program''s path, case-sensitively.'; Event = 'The permission events the rule applies to: OpenPerm, OpenExecPerm, AccessPerm. The default is all three.' }[$parameter.Name] ?? $description
         }
+        if ($command.Name -eq 'Get-FanotifyCapability') { $description = 'A directory on the filesystem to probe: some features depend on the filesystem (file handles, FsError). The probe makes a private directory there and removes it. The default is the temporary directory.' }
         if ($parameter.Name -eq 'Name' -and $command.Name -eq 'Start-FanotifyWatch') { $description = 'A name for the watch. The default is FanotifyWatch followed by its id.' }
         elseif ($parameter.Name -eq 'Name' -and $command.Name -ne 'New-FanotifyRule') { $description = 'The names of the watches; wildcards are allowed.' }
         if (-not $description) { throw "No description for -$($parameter.Name) of $($command.Name)." }

@@ -7,8 +7,11 @@ BeforeAll {
 }
 
 Describe 'Get-FanotifyCapability' -Tag 'RequireRoot' {
-    It 'reports this kernel, found by trying' {
-        $caps = Get-FanotifyCapability
+    BeforeAll { $mount = New-TestMount }
+    AfterAll { Remove-TestMount $mount }
+
+    It 'reports this kernel, found by trying (on a tmpfs of its own)' {
+        $caps = Get-FanotifyCapability -Path $mount
         $caps.KernelRelease | Should -Be "Linux $((Get-Content /proc/sys/kernel/osrelease -Raw).Trim())"
         $caps.Fanotify | Should -BeTrue
         # Everything the other tests use must be there; they would fail otherwise.
@@ -25,9 +28,14 @@ Describe 'Get-FanotifyCapability' -Tag 'RequireRoot' {
 
     It 'leaves no fanotify descriptor and no probe directory behind' {
         $before = Get-FanotifyFdCount
-        $null = Get-FanotifyCapability
+        $null = Get-FanotifyCapability $mount
         Get-FanotifyFdCount | Should -Be $before
-        Get-ChildItem ([IO.Path]::GetTempPath()) -Filter 'fanotifyps-probe-*' | Should -BeNullOrEmpty
+        Get-ChildItem $mount -Filter 'fanotifyps-probe-*' | Should -BeNullOrEmpty
+    }
+
+    It 'refuses a path that is not a directory' {
+        Set-Content "$mount/file" 'x'
+        { Get-FanotifyCapability "$mount/file" } | Should -Throw -ErrorId 'InvalidScope,FanotifyPS.Commands.GetFanotifyCapabilityCommand'
     }
 }
 

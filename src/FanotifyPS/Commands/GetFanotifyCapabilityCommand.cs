@@ -8,11 +8,23 @@ namespace FanotifyPS.Commands;
 [OutputType(typeof(FanotifyCapability))]
 public sealed class GetFanotifyCapabilityCommand : PSCmdlet
 {
+    /// <summary>A directory on the filesystem to probe (default: the temporary directory's).</summary>
+    [Parameter(Position = 0)]
+    [ValidateNotNullOrEmpty]
+    public string? Path { get; set; }
+
     protected override void EndProcessing()
     {
         try
         {
-            WriteObject(CapabilityProbe.Run());
+            string? directory = Path is null ? null : WatchParameters.ResolvePath(this, Path);
+            if (directory is not null && !System.IO.Directory.Exists(directory))
+            {
+                throw new WatchException($"Cannot probe '{directory}': it is not a directory.",
+                    ErrorIds.InvalidScope, ErrorCategory.InvalidArgument, directory);
+            }
+
+            WriteObject(CapabilityProbe.Run(directory));
         }
         catch (WatchException e)
         {

@@ -7,15 +7,16 @@ using FanotifyPS.Interop;
 namespace FanotifyPS.Watching;
 
 /// <summary>
-/// Probes fanotify by trying each flag on a throwaway group. Marks go on a fresh, private temporary
-/// directory: a permission mark there is an inode mark that nothing else opens, and every group is closed
-/// at once, so no process can wait on a probe.
+/// Probes fanotify by trying each flag on a throwaway group. Marks go on a fresh, private directory: a
+/// permission mark there is an inode mark that nothing else opens, and every group is closed at once, so no
+/// process can wait on a probe. Filesystem-wide marks are probed with notification events only.
 /// </summary>
 internal static class CapabilityProbe
 {
     private const ulong FAN_OPEN = Fanotify.FAN_OPEN;
 
-    public static FanotifyCapability Run()
+    /// <param name="directory">Where the private probe directory is made: its filesystem is the one probed.</param>
+    public static FanotifyCapability Run(string? directory)
     {
         var result = new FanotifyCapability { KernelRelease = FanotifyGroup.KernelRelease() };
         int fd = Fanotify.fanotify_init(Fanotify.FAN_CLOEXEC | Fanotify.FAN_CLASS_NOTIF, Libc.O_RDONLY | Libc.O_CLOEXEC);
@@ -34,7 +35,9 @@ internal static class CapabilityProbe
 
         _ = Libc.close(fd);
         result.Fanotify = true;
-        DirectoryInfo probe = Directory.CreateTempSubdirectory("fanotifyps-probe-");
+        DirectoryInfo probe = directory is null
+            ? Directory.CreateTempSubdirectory("fanotifyps-probe-")
+            : Directory.CreateDirectory(Path.Combine(directory, $"fanotifyps-probe-{Guid.NewGuid():N}"));
         try
         {
             string dir = probe.FullName;
