@@ -52,9 +52,10 @@ Describe 'Tree, Directory and File scopes' -Tag 'RequireRoot' {
     AfterAll { Remove-TestMount $mount }
 
     It 'Tree reports the directory at any depth (3 levels down), answers outside it at once and does not report it' {
-        $watch = Start-FanotifyWatch -Path "$mount/top" -Scope Tree -Event OpenPerm, Create
+        $watch = Start-FanotifyWatch -Path "$mount/top/" -Scope Tree -Event OpenPerm, Create
         try {
             $watch.Scope | Should -Be 'Tree'
+            $watch.Path | Should -BeExactly "$mount/top"   # a trailing slash changes nothing
             (Invoke-Bounded cat @("$mount/other/out.txt") -TimeoutSeconds 5).Output | Should -Be 'x'
             (Invoke-Bounded sh @('-c', "cat $mount/top/a/b/c/deep.txt; touch $mount/top/a/b/c/new.txt")).ExitCode | Should -Be 0
             $events = Receive-UntilEvent $watch { $_.Path -eq "$mount/top/a/b/c/new.txt" }

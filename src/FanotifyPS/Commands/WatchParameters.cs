@@ -86,7 +86,8 @@ internal static class WatchParameters
                 ErrorIds.PathNotFound, ErrorCategory.ObjectNotFound, resolved);
         }
 
-        return resolved;
+        // "/srv/" and "/srv" are one watch, and a Tree root must not end in '/' (paths below it are matched by prefix).
+        return resolved.Length > 1 ? resolved.TrimEnd('/') : resolved;
     }
 
     internal static FanotifyEventType CombineEvents(FanotifyEventType[]? events, FanotifyScope scope)
