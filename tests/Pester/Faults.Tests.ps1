@@ -16,7 +16,7 @@ Describe 'Faults' -Tag 'RequireRoot', 'Fault' {
     It 'SIGSTOP and SIGCONT of the watcher: openers wait, then all complete, and nothing is lost' {
         $child = Start-ChildWatcher -Mount $mount -Script @'
 $w = Start-FanotifyWatch -Path $mount -Event OpenPerm
-Set-Content "$ready.tmp" $PID; Move-Item "$ready.tmp" $ready
+Send-Ready
 while (-not (Test-Path "$ready.done")) { Start-Sleep -Milliseconds 50 }
 Start-Sleep -Milliseconds 300
 $events = @(Get-FanotifyEvent -Watch $w)
@@ -86,7 +86,7 @@ Stop-FanotifyWatch `$w
     It 'fd exhaustion: openers never hang, the loss is counted and reported, and the watch recovers' {
         $child = Start-ChildWatcher -Mount $mount -Script @'
 $w = Start-FanotifyWatch -Path $mount -Event OpenPerm
-Set-Content "$ready.tmp" $PID; Move-Item "$ready.tmp" $ready
+Send-Ready
 # While starved of fds this process must not need one: a stat() and a plain sleep need none.
 while (-not [IO.File]::Exists("$ready.done")) { [Threading.Thread]::Sleep(50) }
 Start-Sleep -Milliseconds 300

@@ -120,8 +120,9 @@ function Receive-UntilEvent {
 function Start-ChildWatcher {
     <#
     Runs a script in a child pwsh that has imported the module under test, with $mount and $ready set. The
-    script must write its pid to $ready (through "$ready.tmp", so that the file never reads empty); this
-    returns once it has. The child runs under a hard deadline (SIGKILL), so that a hung watcher always ends.
+    script calls Send-Ready once its watch runs (it writes the pid through "$ready.tmp", so that the file never
+    reads empty); this returns once it has. The child runs under a hard deadline (SIGKILL), so that a hung
+    watcher always ends.
     #>
     param([Parameter(Mandatory)] [string] $Mount, [Parameter(Mandatory)] [string] $Script, [int] $TimeoutSeconds = 120)
     $ready = Join-Path ([IO.Path]::GetTempPath()) "fanotifyps-ready-$([guid]::NewGuid())"
@@ -130,6 +131,7 @@ function Start-ChildWatcher {
 Import-Module '$env:FANOTIFYPS_MODULE'
 `$mount = '$Mount'
 `$ready = '$ready'
+function Send-Ready { Set-Content "`$ready.tmp" `$PID; Move-Item "`$ready.tmp" `$ready }
 $Script
 "@
     $pwsh = Get-PwshCommand

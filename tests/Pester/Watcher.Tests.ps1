@@ -42,7 +42,7 @@ Describe 'Kernel queue overflow' -Tag 'RequireRoot' {
     It 'becomes one Overflow event and OverflowCount, and the watch keeps running' {
         $child = Start-ChildWatcher -Mount $mount -Script @'
 $w = Start-FanotifyWatch -Path $mount -Event Open
-Set-Content "$ready.tmp" $PID; Move-Item "$ready.tmp" $ready
+Send-Ready
 while (-not (Test-Path "$ready.go")) { Start-Sleep -Milliseconds 50 }
 Start-Sleep -Milliseconds 500
 $events = @(Get-FanotifyEvent -Watch $w)
@@ -85,7 +85,7 @@ Describe 'Death of the watcher' -Tag 'RequireRoot' {
     It 'SIGKILL of a pwsh holding a permission watch releases the openers it left waiting' {
         $child = Start-ChildWatcher -Mount $mount -Script @'
 $w = Start-FanotifyWatch -Path $mount -Event OpenPerm
-Set-Content "$ready.tmp" $PID; Move-Item "$ready.tmp" $ready
+Send-Ready
 Start-Sleep -Seconds 300
 '@
         $openers = @()
