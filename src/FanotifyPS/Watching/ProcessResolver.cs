@@ -93,11 +93,19 @@ internal sealed unsafe class ProcessResolver : IDisposable
             return info;
         }
 
-        // No exe link: the process is exiting or has exited (its mm is gone), or it is a kernel thread.
-        // A zombie keeps its name, parent and uid in /proc until it is reaped, and its pid with them.
+        // No exe link: the process is exiting or has exited (its mm is gone), or it is a kernel thread. Only
+        // processes with an exe link are cached, so a cached pid is one on its way out: keep what was known,
+        // without reading /proc again (the common case: a close read after its short-lived writer exited).
+        if (_cache.TryGetValue(pid, out ProcessInfo? last))
+        {
+            isGone = true;
+            return last;
+        }
+
+        // Never seen: a zombie still has its name, parent and uid in /proc until it is reaped.
         ProcessInfo facts = ReadFacts(pid, prefixLength, [], string.Empty, out bool isKernelThread);
         isGone = !isKernelThread;
-        return isGone && _cache.TryGetValue(pid, out ProcessInfo? last) ? last : facts;
+        return facts;
     }
 
     /// <summary>What was last known of pid, for a process that is already gone.</summary>

@@ -359,11 +359,12 @@ internal sealed unsafe class Responder : IDisposable
             return;
         }
 
+        // A record with an impossible length ends the walk; what was read before it stays valid, and a pidfd
+        // found there must still be closed.
         FanotifyEventInfo info = FanotifyEventInfo.Empty;
-        if (record.MetadataLength < record.EventLength &&
-            !FanotifyInfoReader.TryRead(batch, record, out info))
+        if (record.MetadataLength < record.EventLength)
         {
-            info = FanotifyEventInfo.Empty;
+            _ = FanotifyInfoReader.TryRead(batch, record, out info);
         }
 
         if (record.Pid == _ownPid && !_settings.IncludeSelf)
