@@ -102,7 +102,8 @@ function Assert-Root {
 }
 
 # What the tests run besides pwsh: a C compiler for the test load programs, util-linux's setpriv and mount,
-# mkfs.ext4 for the loop-mounted ext4 image, sshd for the remoting test (run on 127.0.0.1 by the test itself).
+# mkfs.ext4 for the loop-mounted ext4 image, sshd for the remoting test (run on 127.0.0.1 by the test itself),
+# gdb for the fault test that closes a watcher's fanotify descriptor under it.
 function Install-TestPrerequisite {
     $missing = @()
     if (-not (Get-Command cc -ErrorAction Ignore)) { $missing += 'gcc', 'libc6-dev' }
@@ -114,6 +115,7 @@ function Install-TestPrerequisite {
     if (-not (Test-Path /usr/sbin/sshd)) { $missing += 'openssh-server' }
     if (-not (Get-Command ssh-keygen -ErrorAction Ignore)) { $missing += 'openssh-client' }
     if (-not (Get-Command ss -ErrorAction Ignore)) { $missing += 'iproute2' }
+    if (-not (Get-Command gdb -ErrorAction Ignore)) { $missing += 'gdb' }
     if ($missing) {
         if (-not (Get-Command apt-get -ErrorAction Ignore)) { throw "The tests need these packages: $($missing -join ', ')." }
         Write-Host "Installing test prerequisites: $($missing -join ', ')"

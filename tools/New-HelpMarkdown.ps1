@@ -17,7 +17,7 @@ $parameterText = @{
     'Path'             = 'The directories (or, with -Scope File, files) to watch. Relative paths are resolved against the current location. The default is the current directory.'
     'Scope'            = 'What is marked for each path: Filesystem (the whole filesystem behind the path, through every mount of it; the default), Mount (the mount the path is on; no directory-entry events), Tree (the directory and everything below it), Directory (the directory and its direct children) or File (one file).'
     'Event'            = 'The events to watch, by name, with the shorthands Close, Move and All (every non-permission event). The default is OpenPerm and CloseWrite, the events of the fanotify(7) example.'
-    'BufferSize'       = 'How many events the watch keeps for the pipeline. When the consumer is slower, further events are dropped and counted in DroppedCount, and Get-FanotifyEvent warns. The default is 65536.'
+    'BufferSize'       = 'How many events the watch keeps for its readers (Get-FanotifyEvent and Receive-Job share them). When the readers are slower, further events are dropped and counted in DroppedCount, and a warning says how many. The default is 65536.'
     'ExcludePath'      = 'Leaves out events whose path matches any of these wildcards, matched case-sensitively. A path without wildcards becomes a kernel ignore mark where no rule could deny there.'
     'ProcessId'        = 'Reports only the events of these processes.'
     'ExcludeProcessId' = 'Leaves out the events of these processes.'
@@ -48,18 +48,20 @@ $commandText = @{
         Synopsis    = 'Starts a background fanotify watch and returns it.'
         Description = @(
             'Start-FanotifyWatch opens the fanotify groups the requested events need, starts a responder thread for each, and marks the paths. The responder answers every permission event before any other work, and hands typed events to a bounded buffer that Get-FanotifyEvent reads.'
-            'A permission policy (-DenyPath, -DenyExe, -DenyUser, -Rule) is compiled before the mark is placed and evaluated on the responder thread before each verdict. Events of this pwsh process are always allowed.')
+            'A permission policy (-DenyPath, -DenyExe, -DenyUser, -Rule) is compiled before the mark is placed and evaluated on the responder thread before each verdict. Events of this pwsh process are always allowed.'
+            'The watch is also a PowerShell job (PSJobTypeName FanotifyWatch): Get-Job lists it under the same id, Receive-Job takes events from the buffer that Get-FanotifyEvent reads (-Keep leaves them there), Wait-Job returns when the watch has stopped or failed, Stop-Job stops it, and Remove-Job removes a stopped watch (with -Force, a running one). Warnings about dropped events and the error of a failed watch are in its Warning and Error streams.')
         Examples    = @(
             @{ Title = 'Example 1: Watch a directory''s filesystem'; Code = '$w = Start-FanotifyWatch -Path /srv/data' + "`n" + 'Get-FanotifyEvent -Watch $w | Where-Object Exe -like ''*vim*'''; Remarks = 'Starts a watch with the default events (OpenPerm and CloseWrite) and reads what vim did.' }
             @{ Title = 'Example 2: Deny a program, audit first'; Code = 'Start-FanotifyWatch /srv -DenyExe ''*/curl'', ''*/wget'' -AuditOnly' + "`n" + 'Start-FanotifyWatch /srv -DenyExe ''*/curl'', ''*/wget'''; Remarks = 'The first watch only marks what would be denied (Response WouldDeny); the second denies it: curl and wget fail with EPERM when they open files under /srv.' }
-            @{ Title = 'Example 3: Directory entries in a tree'; Code = 'Start-FanotifyWatch /srv/www -Scope Tree -Event Create, Delete, Rename -ExcludePath ''*.swp'''; Remarks = 'Reports created, deleted and renamed entries anywhere below /srv/www, with DirectoryPath, Name, OldPath and NewPath.' })
-        Outputs     = @{ 'FanotifyPS.FanotifyWatch' = 'The watch: Id, Name, Path, Scope, Event, State (Running, Stopped, Failed), StartTime, StopTime, Rules, AuditOnly, EventCount, DroppedCount, OverflowCount, LostCount, FilteredCount, OwnEventCount, AllowedCount, DeniedCount, WouldDenyCount, BufferedCount, BufferSize and Error.' }
+            @{ Title = 'Example 3: Directory entries in a tree'; Code = 'Start-FanotifyWatch /srv/www -Scope Tree -Event Create, Delete, Rename -ExcludePath ''*.swp'''; Remarks = 'Reports created, deleted and renamed entries anywhere below /srv/www, with DirectoryPath, Name, OldPath and NewPath.' }
+            @{ Title = 'Example 4: As a job'; Code = '$w = Start-FanotifyWatch /srv -Event CloseWrite' + "`n" + 'Get-Job' + "`n" + 'Receive-Job $w -Keep | Export-Csv writes.csv' + "`n" + 'Remove-Job $w -Force'; Remarks = 'Get-Job lists the watch next to other jobs; Receive-Job -Keep exports the buffered events and leaves them for Get-FanotifyEvent; Remove-Job -Force stops the watch and removes it.' })
+        Outputs     = @{ 'FanotifyPS.FanotifyWatch' = 'The watch: Id, Name, Path, Scope, Event, State (its job state: Running, then Stopped or Failed), StartTime, StopTime, Rules, AuditOnly, EventCount, DroppedCount, OverflowCount, LostCount, FilteredCount, OwnEventCount, AllowedCount, DeniedCount, WouldDenyCount, BufferedCount, BufferSize and FailureReason; and, as a PowerShell job, InstanceId, JobStateInfo, HasMoreData, Command, Location, PSJobTypeName, PSBeginTime, PSEndTime and the Output, Error and Warning streams.' }
     }
     'Get-FanotifyEvent' = @{
         Synopsis    = 'Gets fanotify events: from a watch of its own, or from running watches.'
         Description = @(
             'With -Path (the default set), Get-FanotifyEvent starts a watch of its own, streams its events until Ctrl+C, -Count or -Timeout, and stops the watch when the command ends, also when a command further down the pipeline has enough (Select-Object -First).'
-            'With -Watch or -Id, it returns the events that running watches have buffered, taking them from the buffer; with -Wait it keeps streaming. The filter parameters narrow what it returns. Drops and lost events are reported as warnings.')
+            'With -Watch or -Id, it returns the events that running watches have buffered, taking them from the buffer (the one Receive-Job reads too); with -Wait it keeps streaming. The filter parameters narrow what it returns. Drops and lost events are reported as warnings, and a watch that failed as an error: both come from the watch''s job streams, so whichever reader takes them reports them once.')
         Examples    = @(
             @{ Title = 'Example 1: Ten seconds of a filesystem'; Code = 'Get-FanotifyEvent /srv/data -Timeout 10'; Remarks = 'Watches the filesystem of /srv/data for ten seconds and shows the events as a table.' }
             @{ Title = 'Example 2: Export what a program writes'; Code = 'Get-FanotifyEvent -Watch $w -Exe ''*/vim*'' | Export-Csv vim.csv'; Remarks = 'Takes the buffered events of the watch in $w, keeps those of vim, and writes them to a CSV file (the module''s own writes to it are not reported).' }
@@ -69,7 +71,7 @@ $commandText = @{
     }
     'Stop-FanotifyWatch' = @{
         Synopsis    = 'Stops fanotify watches.'
-        Description = @('Stop-FanotifyWatch signals the responders of each watch, which close their fanotify groups; any permission event still pending is allowed by the kernel. It returns within a second. The watch keeps its counters and its unread events, and Get-FanotifyWatch still lists it until Remove-FanotifyWatch.')
+        Description = @('Stop-FanotifyWatch signals the responders of each watch, which close their fanotify groups; any permission event still pending is allowed by the kernel. It returns within a second. The watch keeps its counters and its unread events, and Get-FanotifyWatch still lists it until Remove-FanotifyWatch. Stop-Job does the same.')
         Examples    = @(
             @{ Title = 'Example 1: Stop a watch'; Code = 'Stop-FanotifyWatch $w -PassThru | Format-List *Count'; Remarks = 'Stops the watch in $w and shows its counters.' }
             @{ Title = 'Example 2: Stop watches by name'; Code = 'Stop-FanotifyWatch -Name audit-*'; Remarks = 'Stops every watch whose name starts with audit-.' })
@@ -78,7 +80,7 @@ $commandText = @{
     }
     'Remove-FanotifyWatch' = @{
         Synopsis    = 'Stops fanotify watches and forgets them.'
-        Description = @('Remove-FanotifyWatch stops each watch if it runs and removes it from the session: Get-FanotifyWatch no longer lists it, and its memory goes.')
+        Description = @('Remove-FanotifyWatch stops each watch if it runs and removes it from the session: neither Get-FanotifyWatch nor Get-Job lists it any more, and its memory goes. Remove-Job -Force does the same.')
         Examples    = @(
             @{ Title = 'Example 1: Remove stopped watches'; Code = 'Get-FanotifyWatch | Where-Object State -ne Running | Remove-FanotifyWatch'; Remarks = 'Forgets every watch that has ended.' }
             @{ Title = 'Example 2: Remove a watch by id'; Code = 'Remove-FanotifyWatch -Id 3'; Remarks = 'Stops watch 3 and forgets it.' })

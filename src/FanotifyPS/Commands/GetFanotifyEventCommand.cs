@@ -20,7 +20,6 @@ public sealed class GetFanotifyEventCommand : FanotifyFilterCommandBase, IDispos
     private const string PathSet = "Path";
     private const string WatchSet = "Watch";
     private const string IdSet = "Id";
-    private const int CoalesceMilliseconds = 2;
 
     private readonly CancellationTokenSource _stopping = new();
     private readonly List<FanotifyWatch> _watches = [];
@@ -132,7 +131,8 @@ public sealed class GetFanotifyEventCommand : FanotifyFilterCommandBase, IDispos
         {
             foreach (FanotifyWatch watch in open)
             {
-                while (watch.Buffer.TryRead(out FanotifyEvent item))
+                // The stream filter consumes what it leaves out, so with -Count this may take more than one pass.
+                foreach (FanotifyEvent item in watch.Buffer.Take(Count > 0 ? (int)(Count - _written) : 0))
                 {
                     if (_streamFilter is not null && !_streamFilter.Reports(item))
                     {
@@ -142,13 +142,13 @@ public sealed class GetFanotifyEventCommand : FanotifyFilterCommandBase, IDispos
                     WriteObject(item);
                     if (Count > 0 && ++_written >= Count)
                     {
-                        ReportLosses(watches);
+                        WriteMessages(watches);
                         return;
                     }
                 }
             }
 
-            ReportLosses(watches);
+            WriteMessages(watches);
             if (!wait || open.Count == 0)
             {
                 return;
@@ -166,15 +166,10 @@ public sealed class GetFanotifyEventCommand : FanotifyFilterCommandBase, IDispos
                 waitMilliseconds = (int)Math.Ceiling(remaining);
             }
 
-            Task<bool>[] waits = open.Select(w => w.Buffer.WaitToReadAsync(_stopping.Token).AsTask()).ToArray();
+            Task<bool>[] waits = open.Select(w => w.Buffer.WaitToReadAsync(_stopping.Token)).ToArray();
             try
             {
-                if (Task.WaitAny(waits, waitMilliseconds, _stopping.Token) >= 0)
-                {
-                    // Let a burst gather before draining it: one wake-up per batch, not one per event. Each
-                    // wake-up costs the responder a thread-pool signal and the machine two context switches.
-                    _stopping.Token.WaitHandle.WaitOne(CoalesceMilliseconds);
-                }
+                _ = Task.WaitAny(waits, waitMilliseconds, _stopping.Token);
             }
             catch (OperationCanceledException)
             {
@@ -185,40 +180,30 @@ public sealed class GetFanotifyEventCommand : FanotifyFilterCommandBase, IDispos
             {
                 if (waits[i].IsCompletedSuccessfully && !waits[i].Result)
                 {
-                    // The watch ended and its buffer is drained.
-                    ReportFailure(open[i]);
-                    open.RemoveAt(i);
+                    open.RemoveAt(i);   // the watch ended and its buffer is drained
                 }
             }
         }
     }
 
-    private void ReportLosses(List<FanotifyWatch> watches)
+    /// <summary>
+    /// The warnings (drops, losses) and errors (a failure) in the watches' job streams: whoever reads the events,
+    /// this command or Receive-Job, reads these too.
+    /// </summary>
+    private void WriteMessages(List<FanotifyWatch> watches)
     {
         foreach (FanotifyWatch watch in watches)
         {
-            long dropped = watch.TakeNewDrops();
-            if (dropped > 0)
+            watch.PublishLosses();
+            foreach (WarningRecord warning in watch.Warning.ReadAll())
             {
-                WriteWarning($"Watch {watch.Id} dropped {dropped} events: its buffer of {watch.BufferSize} events was full. " +
-                    "Read the events faster, or start the watch with a larger -BufferSize.");
+                WriteWarning(warning.Message);
             }
 
-            long lost = watch.TakeNewLost();
-            if (lost > 0)
+            foreach (ErrorRecord error in watch.Error.ReadAll())
             {
-                WriteWarning($"Watch {watch.Id} lost {lost} events: the kernel could not open a file descriptor for them " +
-                    "(EMFILE/ENFILE; a permission event is then denied). Raise the open file limit (ulimit -n).");
+                WriteError(error);
             }
-        }
-    }
-
-    private void ReportFailure(FanotifyWatch watch)
-    {
-        if (watch.State == FanotifyWatchState.Failed)
-        {
-            WriteError(new ErrorRecord(new InvalidOperationException($"Watch {watch.Id} failed: {watch.Error}"),
-                ErrorIds.WatchFailed, ErrorCategory.InvalidResult, watch));
         }
     }
 }

@@ -3,7 +3,7 @@ using FanotifyPS.Watching;
 
 namespace FanotifyPS.Commands;
 
-/// <summary>Stops watches if they run, and forgets them: Get-FanotifyWatch no longer lists them.</summary>
+/// <summary>Stops watches if they run, and forgets them: neither Get-FanotifyWatch nor Get-Job lists them.</summary>
 [Cmdlet(VerbsCommon.Remove, "FanotifyWatch", SupportsShouldProcess = true, DefaultParameterSetName = WatchSet)]
 [OutputType(typeof(void))]
 public sealed class RemoveFanotifyWatchCommand : FanotifyWatchSelectionCommandBase
@@ -16,6 +16,11 @@ public sealed class RemoveFanotifyWatchCommand : FanotifyWatchSelectionCommandBa
             {
                 watch.Stop();
                 WatchRegistry.Forget(watch);
+                if (JobRepository.GetJob(watch.InstanceId) is not null)
+                {
+                    JobRepository.Remove(watch);
+                }
+
                 WriteVerbose($"Removed watch {watch.Id}.");
             }
         }

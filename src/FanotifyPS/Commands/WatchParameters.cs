@@ -49,6 +49,8 @@ internal static class WatchParameters
             AuditOnly = auditOnly,
             IncludeSelf = includeSelf,
             ThreadIds = threadIds,
+            CommandText = $"{cmdlet.MyInvocation.MyCommand.Name} -Path {string.Join(", ", resolved.Select(p => $"'{p}'"))} " +
+                $"-Scope {scope} -Event {combined}" + (policy is null ? string.Empty : $" ({policy.Rules.Length} rules)"),
         };
     }
 

@@ -68,10 +68,3 @@ public enum FanotifyScope
     /// <summary>One file (an inode mark).</summary>
     File = 4,
 }
-
-public enum FanotifyWatchState
-{
-    Running = 0,
-    Stopped = 1,
-    Failed = 2,
-}

@@ -1,17 +1,23 @@
 using System;
 using System.Collections.Generic;
 using System.IO;
+using System.ComponentModel;
 using System.Linq;
 using System.Management.Automation;
 using System.Runtime.InteropServices;
 using System.Threading;
+using System.Threading.Tasks;
 using FanotifyPS.Interop;
 using FanotifyPS.Watching;
 
 namespace FanotifyPS;
 
-/// <summary>A background watch: up to two fanotify groups, a responder thread each, and one event buffer.</summary>
-public sealed class FanotifyWatch
+/// <summary>
+/// A background watch: up to two fanotify groups, a responder thread each, and one event buffer. It is a
+/// PowerShell job too: Get-Job lists it, Receive-Job reads the buffer Get-FanotifyEvent reads, Stop-Job and
+/// Remove-Job end it. Its state changes on the buffer's pump, never on a responder thread.
+/// </summary>
+public sealed class FanotifyWatch : Job2
 {
     /// <summary>Events that arrive with an open fd (and every permission event): an fd-reporting group.</summary>
     internal const FanotifyEventType FileDescriptorEvents =
@@ -29,34 +35,44 @@ public sealed class FanotifyWatch
 
     internal static readonly TimeSpan StopTimeout = TimeSpan.FromSeconds(1);
     private static readonly TimeSpan s_startTimeout = TimeSpan.FromSeconds(10);
-    private static int s_nextId;
+
+    /// <summary>How long Stop waits for the buffer's pump to move the last events and set the final state.</summary>
+    private static readonly TimeSpan s_finishTimeout = TimeSpan.FromSeconds(5);
 
     private readonly List<Responder> _responders = [];
     private readonly List<FileDescriptorHandle> _mountFds = [];
     private readonly object _stateLock = new();
+    private readonly object _lossLock = new();
+    private readonly LossReport _drops;
+    private readonly LossReport _lost;
+    private Task? _finished;
     private FileDescriptorHandle? _stopEvent;
-    private FanotifyWatchState _state = FanotifyWatchState.Running;
+    private bool _stopping;
     private int _running;
-    private long _droppedReported;
-    private long _readErrorsReported;
 
-    private FanotifyWatch(int id, WatchSpec spec)
+    private FanotifyWatch(WatchSpec spec)
+        : base(spec.CommandText, null)
     {
-        Id = id;
-        Name = spec.Name ?? $"FanotifyWatch{id}";
+        Name = spec.Name ?? $"FanotifyWatch{Id}";
+        PSJobTypeName = nameof(FanotifyWatch);
         Path = spec.Paths;
         Scope = spec.Scope;
         Event = spec.Events;
-        Buffer = new EventBuffer(spec.BufferSize);
         IsAdHoc = spec.IsAdHoc;
         Rules = spec.Policy?.Rules ?? [];
         AuditOnly = spec.AuditOnly;
         StartTime = DateTime.Now;
+
+        // Readers of a job's streams must never block (Receive-Job enumerates them).
+        Output = new PSDataCollection<PSObject> { EnumeratorNeverBlocks = true };
+        Error = new PSDataCollection<ErrorRecord> { EnumeratorNeverBlocks = true };
+        Warning = new PSDataCollection<WarningRecord> { EnumeratorNeverBlocks = true };
+        Buffer = new EventBuffer(spec.BufferSize, Output) { Pumped = PublishLosses };
+        _drops = new LossReport(n => $"Watch {Id} dropped {n} events: its buffer of {BufferSize} events was full. " +
+            "Read the events faster, or start the watch with a larger -BufferSize.");
+        _lost = new LossReport(n => $"Watch {Id} lost {n} events: the kernel could not open a file descriptor for them " +
+            "(EMFILE/ENFILE; a permission event is then denied). Raise the open file limit (ulimit -n).");
     }
-
-    public int Id { get; }
-
-    public string Name { get; }
 
     /// <summary>The paths marked with Scope.</summary>
     public string[] Path { get; }
@@ -65,16 +81,8 @@ public sealed class FanotifyWatch
 
     public FanotifyEventType Event { get; }
 
-    public FanotifyWatchState State
-    {
-        get
-        {
-            lock (_stateLock)
-            {
-                return _state;
-            }
-        }
-    }
+    /// <summary>Running, then Stopped (by Stop-FanotifyWatch, Stop-Job or Remove-Job) or Failed (see FailureReason).</summary>
+    public JobState State => JobStateInfo.State;
 
     public DateTime StartTime { get; }
 
@@ -112,8 +120,15 @@ public sealed class FanotifyWatch
 
     public int BufferSize => Buffer.Capacity;
 
-    /// <summary>Why the watch failed; empty unless State is Failed.</summary>
-    public string Error { get; private set; } = string.Empty;
+    /// <summary>Why the watch failed; empty unless State is Failed. The job's Error stream has it as an ErrorRecord.</summary>
+    public string FailureReason { get; private set; } = string.Empty;
+
+    public override bool HasMoreData => Buffer.Count > 0 || Error.Count > 0 || Warning.Count > 0;
+
+    /// <summary>The watch runs in this process.</summary>
+    public override string Location => "localhost";
+
+    public override string StatusMessage => $"{EventCount} events, {DroppedCount} dropped, {BufferedCount} buffered";
 
     internal EventBuffer Buffer { get; }
 
@@ -140,7 +155,7 @@ public sealed class FanotifyWatch
     /// </summary>
     internal static FanotifyWatch Start(WatchSpec spec, Action<string> writeWarning)
     {
-        var watch = new FanotifyWatch(Interlocked.Increment(ref s_nextId), spec);
+        var watch = new FanotifyWatch(spec);
         try
         {
             watch.Open(spec, writeWarning);
@@ -151,6 +166,9 @@ public sealed class FanotifyWatch
             throw;
         }
 
+        watch._finished = watch.Buffer.StartPump().ContinueWith(_ => watch.Finish(), CancellationToken.None,
+            TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+        watch.SetJobState(JobState.Running);
         WatchRegistry.Add(watch);
         return watch;
     }
@@ -305,18 +323,22 @@ public sealed class FanotifyWatch
         }
     }
 
-    /// <summary>Stops the responders (each closes its group; pending permission events are allowed). Idempotent.</summary>
+    /// <summary>
+    /// Stops the responders (each closes its group; pending permission events are allowed) and waits for the
+    /// pump to move the last events and set the final state. Idempotent.
+    /// </summary>
     internal void Stop()
     {
         lock (_stateLock)
         {
-            if (_state == FanotifyWatchState.Running)
+            if (!_stopping)
             {
-                _state = FanotifyWatchState.Stopped;
+                _stopping = true;
                 StopTime = DateTime.Now;
             }
             else if (_stopEvent is null || _stopEvent.IsClosed)
             {
+                WaitFinished();
                 return;
             }
         }
@@ -345,20 +367,24 @@ public sealed class FanotifyWatch
         {
             Buffer.Complete();
         }
+
+        WaitFinished();
     }
 
-    /// <summary>On a responder thread, as it ends: state changes only. A failed group takes the watch down.</summary>
+    private void WaitFinished() => _ = _finished?.Wait(s_finishTimeout);
+
+    /// <summary>On a responder thread, as it ends: bookkeeping only. A failed group takes the watch down.</summary>
     private void OnResponderFinished(Responder responder)
     {
         string? failure = responder.Failure;
         bool stopOthers = false;
         lock (_stateLock)
         {
-            if (_state == FanotifyWatchState.Running && failure is not null)
+            if (!_stopping && failure is not null)
             {
-                _state = FanotifyWatchState.Failed;
+                _stopping = true;
                 StopTime = DateTime.Now;
-                Error = failure;
+                FailureReason = failure;
                 stopOthers = true;
             }
         }
@@ -378,16 +404,77 @@ public sealed class FanotifyWatch
         }
     }
 
-    /// <summary>Drops counted since the last call; the consumer turns them into a warning.</summary>
-    internal long TakeNewDrops() => TakeNew(DroppedCount, ref _droppedReported);
-
-    /// <summary>Events lost to EMFILE/ENFILE since the last call.</summary>
-    internal long TakeNewLost() => TakeNew(LostCount, ref _readErrorsReported);
-
-    private static long TakeNew(long current, ref long reported)
+    /// <summary>On the pump, once every event is in Output: the job's final state, and its error if it failed.</summary>
+    private void Finish()
     {
-        long previous = Interlocked.Exchange(ref reported, current);
-        return current - previous;
+        PublishLosses();
+        if (FailureReason.Length == 0)
+        {
+            SetJobState(JobState.Stopped);
+            return;
+        }
+
+        var failure = new InvalidOperationException($"Watch {Id} failed: {FailureReason}");
+        Error.Add(new ErrorRecord(failure, ErrorIds.WatchFailed, ErrorCategory.InvalidResult, this));
+        SetJobState(JobState.Failed);
+    }
+
+    /// <summary>Turns new drops and losses into (at most one unread) warning each in the Warning stream.</summary>
+    internal void PublishLosses()
+    {
+        lock (_lossLock)
+        {
+            _drops.Publish(DroppedCount, Warning);
+            _lost.Publish(LostCount, Warning);
+        }
+    }
+
+    public override void StopJob() => Stop();
+
+    public override void StopJob(bool force, string reason) => Stop();
+
+    /// <summary>Stop-Job waits for OnStopJobCompleted; without it, Stop-Job would not return.</summary>
+    public override void StopJobAsync()
+    {
+        Stop();
+        OnStopJobCompleted(new AsyncCompletedEventArgs(null, false, null));
+    }
+
+    public override void StopJobAsync(bool force, string reason) => StopJobAsync();
+
+    public override void StartJob() => throw NotSupported("started by Start-FanotifyWatch");
+
+    public override void StartJobAsync() => StartJob();
+
+    public override void SuspendJob() => throw NotSupported("suspended");
+
+    public override void SuspendJob(bool force, string reason) => SuspendJob();
+
+    public override void SuspendJobAsync() => SuspendJob();
+
+    public override void SuspendJobAsync(bool force, string reason) => SuspendJob();
+
+    public override void ResumeJob() => throw NotSupported("resumed");
+
+    public override void ResumeJobAsync() => ResumeJob();
+
+    public override void UnblockJob() => throw NotSupported("unblocked");
+
+    public override void UnblockJobAsync() => UnblockJob();
+
+    private static NotSupportedException NotSupported(string what) =>
+        new($"A fanotify watch cannot be {what}. Stop it with Stop-FanotifyWatch or Stop-Job, and start a new one with Start-FanotifyWatch.");
+
+    /// <summary>Remove-Job disposes: the watch stops and leaves Get-FanotifyWatch too.</summary>
+    protected override void Dispose(bool disposing)
+    {
+        if (disposing)
+        {
+            Stop();
+            WatchRegistry.Forget(this);
+        }
+
+        base.Dispose(disposing);
     }
 
     public override string ToString() => $"{Name} ({Id}): {State}, {Scope} of {string.Join(", ", Path)}";
@@ -407,4 +494,7 @@ internal sealed class WatchSpec
     public bool AuditOnly { get; init; }
     public bool IncludeSelf { get; init; }
     public bool ThreadIds { get; init; }
+
+    /// <summary>What Get-Job shows in its Command column.</summary>
+    public string CommandText { get; init; } = "Start-FanotifyWatch";
 }

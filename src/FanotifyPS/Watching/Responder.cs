@@ -649,11 +649,7 @@ internal sealed unsafe class Responder : IDisposable
         _ = HasNoLinks(groupFd);
         _ = HasExited(groupFd);
         _ = Marshal.GetLastPInvokeError();
-        _ = _buffer.Count;
-
-        while (_buffer.TryRead(out _))
-        {
-        }
+        _buffer.DiscardPending();
 
         _eventCount = _droppedCount = _overflowCount = _ownEventCount = _filteredCount = 0;
         _allowedCount = _deniedCount = _wouldDenyCount = 0;
