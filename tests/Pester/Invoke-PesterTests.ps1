@@ -23,9 +23,6 @@ $config = New-PesterConfiguration
 $config.Run.Path = $PSScriptRoot
 $config.Run.PassThru = $true
 $config.Output.Verbosity = 'Detailed'
-$config.TestResult.Enabled = $true
-$config.TestResult.OutputFormat = 'NUnitXml'
-$config.TestResult.OutputPath = $ResultPath
 if ($Tag) { $config.Filter.Tag = $Tag -split ',' }
 if ($ExcludeTag) { $config.Filter.ExcludeTag = $ExcludeTag -split ',' }
 
@@ -33,4 +30,12 @@ $result = Invoke-Pester -Configuration $config
 $failed = $result.FailedCount + $result.FailedBlocksCount + $result.FailedContainersCount
 [ordered]@{ Passed = $result.PassedCount; Failed = $failed; Skipped = $result.SkippedCount } |
     ConvertTo-Json | Set-Content -Path $SummaryPath
+
+# After the summary: a message the XML writer refuses (a control character in a failure) must not lose the counts.
+try {
+    Export-NUnitReport -Result $result -Path $ResultPath
+}
+catch {
+    Write-Warning "The NUnit report $ResultPath was not written: $_"
+}
 exit ([int]($failed -gt 0))
