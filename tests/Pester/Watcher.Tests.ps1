@@ -44,8 +44,11 @@ Describe 'Kernel queue overflow' -Tag 'RequireRoot' {
 $w = Start-FanotifyWatch -Path $mount -Event Open
 Send-Ready
 while (-not (Test-Path "$ready.go")) { Start-Sleep -Milliseconds 50 }
-Start-Sleep -Milliseconds 500
-$events = @(Get-FanotifyEvent -Watch $w)
+$limit = [int](Get-Content /proc/sys/fs/fanotify/max_queued_events)
+# The queue held $limit events and the overflow record; then a moment for anything unexpected to arrive.
+$events = @(Get-FanotifyEvent -Watch $w -Wait -Count ($limit + 1) -Timeout 60)
+Start-Sleep -Milliseconds 300
+$events += @(Get-FanotifyEvent -Watch $w)
 [pscustomobject]@{
     Overflow = @($events | Where-Object Event -eq 'Overflow').Count
     OverflowCount = $w.OverflowCount
@@ -65,7 +68,7 @@ $events = @(Get-FanotifyEvent -Watch $w)
             Set-Content "$($child.Ready).go" 'go'
             $child.Process.WaitForExit(60000) | Should -BeTrue
             $result = $child.Process.StandardOutput.ReadToEnd() | ConvertFrom-Json
-            $result.Overflow | Should -Be 1
+            $result.Overflow | Should -Be 1 -Because ($result | ConvertTo-Json -Compress)
             $result.OverflowCount | Should -Be 1
             $result.State | Should -Be 'Running'
             $result.Events | Should -Be $result.EventCount

@@ -132,9 +132,9 @@ public sealed class GetFanotifyEventCommand : FanotifyFilterCommandBase, IDispos
             foreach (FanotifyWatch watch in open)
             {
                 // The stream filter consumes what it leaves out, so with -Count this may take more than one pass.
-                foreach (FanotifyEvent item in watch.Buffer.Take(Count > 0 ? (int)(Count - _written) : 0))
+                foreach (PSObject item in watch.Buffer.Take(Count > 0 ? (int)(Count - _written) : 0))
                 {
-                    if (_streamFilter is not null && !_streamFilter.Reports(item))
+                    if (_streamFilter is not null && !_streamFilter.Reports((FanotifyEvent)item.BaseObject))
                     {
                         continue;
                     }

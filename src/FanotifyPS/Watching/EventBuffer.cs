@@ -1,6 +1,5 @@
 using System;
 using System.Collections;
-using System.Collections.Generic;
 using System.Management.Automation;
 using System.Threading;
 using System.Threading.Channels;
@@ -107,8 +106,11 @@ internal sealed class EventBuffer
         return _output.Count > 0 || !_pump.IsCompleted;
     }
 
-    /// <summary>Takes up to <paramref name="max"/> events (all when 0) from the front of Output, in one O(n) pass.</summary>
-    public List<FanotifyEvent> Take(int max)
+    /// <summary>
+    /// Takes up to <paramref name="max"/> events (all when 0) from the front of Output, in one O(n) pass. They stay
+    /// wrapped as the pump wrapped them, so that writing them to the pipeline does not wrap them again.
+    /// </summary>
+    public PSObject[] Take(int max)
     {
         PSObject[] items;
         lock (_outputLock)
@@ -129,16 +131,7 @@ internal sealed class EventBuffer
             Volatile.Write(ref _outputCount, _output.Count);
         }
 
-        var taken = new List<FanotifyEvent>(items.Length);
-        foreach (PSObject item in items)
-        {
-            if (item.BaseObject is FanotifyEvent fanotifyEvent)
-            {
-                taken.Add(fanotifyEvent);
-            }
-        }
-
-        return taken;
+        return items;
     }
 
     private async Task PumpAsync()
