@@ -67,7 +67,7 @@ $commandText = @{
             @{ Title = 'Example 2: Export what a program writes'; Code = 'Get-FanotifyEvent -Watch $w -Exe ''*/vim*'' | Export-Csv vim.csv'; Remarks = 'Takes the buffered events of the watch in $w, keeps those of vim, and writes them to a CSV file (the module''s own writes to it are not reported).' }
             @{ Title = 'Example 3: The seed''s line'; Code = 'Get-FanotifyEvent -Count 5 | Format-Table -View Seed'; Remarks = 'Prints five events of the current directory''s filesystem as FAN_OPEN_PERM: File /tmp/test.txt Exe /usr/bin/vim.basic.' })
         Inputs      = @{ 'FanotifyPS.FanotifyWatch' = 'Watches, by value (-Watch).'; 'System.Int32' = 'Watch ids, by property name (-Id, alias WatchId).' }
-        Outputs     = @{ 'FanotifyPS.FanotifyEvent' = 'An event: TimeStamp, Event, Path, DirectoryPath, Name, OldPath, NewPath, IsDirectory, IsDeleted, ProcessId, ThreadId, Exe, ProcessName, CommandLine, ParentProcessId, UserId, UserName, IsProcessGone, Response, Rule, FsErrorCode, FsErrorCount and WatchId. ToString() gives the line of the fanotify(7) example.' }
+        Outputs     = @{ 'FanotifyPS.FanotifyEvent' = 'An event: TimeStamp, TimeStampIso (the same time in ISO 8601, exact in CSV), Event, Path, DirectoryPath, Name, OldPath, NewPath, IsDirectory, IsDeleted, ProcessId, ThreadId, Exe, ProcessName, CommandLine, ParentProcessId, UserId, UserName, IsProcessGone, Response, Rule, FsErrorCode, FsErrorCount and WatchId. ToString() gives the line of the fanotify(7) example.' }
     }
     'Stop-FanotifyWatch' = @{
         Synopsis    = 'Stops fanotify watches.'

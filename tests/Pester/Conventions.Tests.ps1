@@ -123,6 +123,8 @@ Describe 'Serialization' -Tag 'RequireRoot' {
             [FanotifyPS.FanotifyResponse]$rows[$i].Response | Should -Be $events[$i].Response
             $rows[$i].Path | Should -BeExactly $events[$i].Path
             [bool]::Parse($rows[$i].IsDirectory) | Should -Be $events[$i].IsDirectory
+            [datetime]::Parse($rows[$i].TimeStampIso) | Should -Be $events[$i].TimeStamp -Because 'TimeStampIso keeps the exact time'
+            $rows[$i].TimeStampIso | Should -Match '^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{7}[+-]\d\d:\d\d$'
         }
     }
 }

@@ -33,6 +33,20 @@ Describe 'Deny policy' -Tag 'RequireRoot' {
         ($events | Where-Object Path -eq "$mount/public.txt").Response | Should -Be 'Allow'
         $watch.DeniedCount | Should -Be 1
         $watch.AllowedCount | Should -BeGreaterOrEqual 1
+
+        # The table shows a denied event in red where the output takes VT sequences, and plain elsewhere.
+        $rendering = $PSStyle.OutputRendering
+        try {
+            # Booleans, not the text: a failure message with ESC in it would be shown raw.
+            $PSStyle.OutputRendering = 'Ansi'
+            ($deny | Out-String -Width 300).Contains("$($PSStyle.Foreground.Red)OpenPerm$($PSStyle.Reset)") | Should -BeTrue
+            ($events | Where-Object Path -eq "$mount/public.txt" | Out-String -Width 300).Contains($PSStyle.Foreground.Red) | Should -BeFalse
+            $PSStyle.OutputRendering = 'PlainText'
+            ($deny | Out-String -Width 300).Contains([char]27) | Should -BeFalse
+        }
+        finally {
+            $PSStyle.OutputRendering = $rendering
+        }
     }
 
     It '-DenyExe denies one program and not another' {

@@ -27,6 +27,12 @@ public sealed class FanotifyEvent
     // Kept in UTC and converted on read: the responder thread must not load time zone files.
     public DateTime TimeStamp => _utcTime.ToLocalTime();
 
+    /// <summary>
+    /// TimeStamp in ISO 8601, to the tick and with its UTC offset. Export-Csv writes a DateTime in the culture's
+    /// short form, without fractions of a second; this text keeps the exact time in a CSV file.
+    /// </summary>
+    public string TimeStampIso => TimeStamp.ToString("o", System.Globalization.CultureInfo.InvariantCulture);
+
     /// <summary>The event's kernel bits; merged kernel events carry several.</summary>
     public FanotifyEventType Event { get; }
 
