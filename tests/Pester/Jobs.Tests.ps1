@@ -40,7 +40,8 @@ Describe 'A watch as a job' -Tag 'RequireRoot' {
         $watch = Start-FanotifyWatch -Path $mount -Event CloseWrite
         try {
             Write-TestFiles $mount shared 5
-            Wait-Until { $watch.BufferedCount -ge 5 } | Should -BeTrue
+            # Receive-Job reads the job's Output, which the pump fills a moment after the responder counts an event.
+            Wait-Until { $watch.Output.Count -ge 5 } | Should -BeTrue
             $watch.HasMoreData | Should -BeTrue
 
             $kept = @(Receive-Job $watch -Keep)
@@ -54,7 +55,7 @@ Describe 'A watch as a job' -Tag 'RequireRoot' {
             @(Receive-Job $watch) | Should -HaveCount 0 -Because 'Get-FanotifyEvent took them'
 
             Write-TestFiles $mount again 3
-            Wait-Until { $watch.BufferedCount -ge 3 } | Should -BeTrue
+            Wait-Until { $watch.Output.Count -ge 3 } | Should -BeTrue
             @(Receive-Job $watch).Path | Should -Be (1..3 | ForEach-Object { "$mount/again$_" })
             @(Get-FanotifyEvent -Watch $watch) | Should -HaveCount 0 -Because 'Receive-Job took them'
             $watch.HasMoreData | Should -BeFalse
@@ -107,7 +108,7 @@ Describe 'A watch as a job' -Tag 'RequireRoot' {
     It 'is stopped by Stop-FanotifyWatch as a job too, and its events stay readable by Receive-Job' {
         $watch = Start-FanotifyWatch -Path $mount -Event CloseWrite
         Write-TestFiles $mount before-stop 2
-        Wait-Until { $watch.BufferedCount -ge 2 } | Should -BeTrue
+        Wait-Until { $watch.EventCount -ge 2 } | Should -BeTrue
         Stop-FanotifyWatch $watch
         (Get-Job -Id $watch.Id).JobStateInfo.State | Should -Be 'Stopped'
         @(Receive-Job $watch -Wait) | Should -HaveCount 2

@@ -1,7 +1,7 @@
 using System;
 using System.Collections.Generic;
-using System.IO;
 using System.ComponentModel;
+using System.IO;
 using System.Linq;
 using System.Management.Automation;
 using System.Runtime.InteropServices;
@@ -166,9 +166,10 @@ public sealed class FanotifyWatch : Job2
             throw;
         }
 
+        // Running before the pump starts: a responder that failed already makes the pump set Failed at once.
+        watch.SetJobState(JobState.Running);
         watch._finished = watch.Buffer.StartPump().ContinueWith(_ => watch.Finish(), CancellationToken.None,
             TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
-        watch.SetJobState(JobState.Running);
         WatchRegistry.Add(watch);
         return watch;
     }

@@ -33,7 +33,7 @@ internal sealed class EventBuffer
 
     private readonly Channel<FanotifyEvent> _channel = Channel.CreateUnbounded<FanotifyEvent>(new UnboundedChannelOptions
     {
-        SingleReader = true,    // the pump (and, before it starts, the warm-up)
+        SingleReader = false,   // the pump, and a reader taking events: both under the Output lock
         SingleWriter = false,   // a watch with both kinds of group has two responders
         AllowSynchronousContinuations = false,   // the pump's continuation never runs on a responder
     });
@@ -107,14 +107,16 @@ internal sealed class EventBuffer
     }
 
     /// <summary>
-    /// Takes up to <paramref name="max"/> events (all when 0) from the front of Output, in one O(n) pass. They stay
-    /// wrapped as the pump wrapped them, so that writing them to the pipeline does not wrap them again.
+    /// Takes up to <paramref name="max"/> events (all when 0) from the front of Output, in one O(n) pass, after
+    /// moving what the pump has not moved yet: a reader gets every event counted in Count. They stay wrapped
+    /// as they were wrapped for Output, so that writing them to the pipeline does not wrap them again.
     /// </summary>
     public PSObject[] Take(int max)
     {
         PSObject[] items;
         lock (_outputLock)
         {
+            MoveLocked();
             items = new PSObject[_output.Count];
             ((ICollection)_output).CopyTo(items, 0);
             _output.Clear();   // ReadAll would remove one item at a time from the front of a list: O(n^2)
@@ -155,10 +157,10 @@ internal sealed class EventBuffer
             }
 
             await Task.Delay(CoalesceDelay).ConfigureAwait(false);
-            Move(reader);
+            Move();
         }
 
-        Move(reader);
+        Move();
         Pumped?.Invoke();
     }
 
@@ -170,19 +172,12 @@ internal sealed class EventBuffer
         Pumped?.Invoke();
     }
 
-    private void Move(ChannelReader<FanotifyEvent> reader)
+    private void Move()
     {
-        int moved = 0;
+        int moved;
         lock (_outputLock)
         {
-            while (reader.TryRead(out FanotifyEvent? item))
-            {
-                _output.Add(PSObject.AsPSObject(item));
-                moved++;
-            }
-
-            Interlocked.Add(ref _inChannel, -moved);
-            Volatile.Write(ref _outputCount, _output.Count);
+            moved = MoveLocked();
         }
 
         if (moved > 0)
@@ -191,6 +186,21 @@ internal sealed class EventBuffer
         }
 
         Pumped?.Invoke();
+    }
+
+    /// <summary>Moves everything in the channel to Output; the caller holds the Output lock.</summary>
+    private int MoveLocked()
+    {
+        int moved = 0;
+        while (_channel.Reader.TryRead(out FanotifyEvent? item))
+        {
+            _output.Add(PSObject.AsPSObject(item));
+            moved++;
+        }
+
+        Interlocked.Add(ref _inChannel, -moved);
+        Volatile.Write(ref _outputCount, _output.Count);
+        return moved;
     }
 
     private static TaskCompletionSource NewSignal() => new(TaskCreationOptions.RunContinuationsAsynchronously);
