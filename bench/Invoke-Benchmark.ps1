@@ -107,8 +107,15 @@ try {
     $rows['5b FanotifyPS Open,CloseWrite | Export-Csv'] = Measure-FanotifyPS -Event Open, CloseWrite -Consumer Csv
     $rows['6 FanotifyPS OpenPerm,CloseWrite, 100 rules'] = Measure-FanotifyPS -Event OpenPerm, CloseWrite -RuleCount 100
 
-    # The pipeline edge: buffered events through Measure-Object against 1..N | Measure-Object.
-    $edge = Measure-FanotifyPS -Event Open -Mode Edge -Workload { Invoke-Load open -Count 200000 -Files 50000 }
+    # The pipeline edge: buffered events through Measure-Object against 1..N | Measure-Object, the best of three
+    # runs for each side (one run swings by 2x here: GC and the other CPU's load).
+    $edges = 1..3 | ForEach-Object { (Measure-FanotifyPS -Event Open -Mode Edge -Workload { Invoke-Load open -Count 200000 -Files 50000 }).Stats }
+    $edge = [pscustomobject]@{ Stats = [pscustomobject]@{
+        edge_events_per_sec = ($edges.edge_events_per_sec | Measure-Object -Maximum).Maximum
+        range_per_sec       = ($edges.range_per_sec | Measure-Object -Maximum).Maximum
+        delivered           = ($edges.delivered | Measure-Object -Maximum).Maximum
+        runs                = @($edges)
+    } }
     # A flood with a consumer that never reads: memory is bounded by the buffer (10,000 events here).
     $flood = Measure-FanotifyPS -Event Open -Mode Flood -Workload { Invoke-Load open -Count 500000 -Files 50000 }
 

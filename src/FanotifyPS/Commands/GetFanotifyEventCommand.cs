@@ -22,6 +22,7 @@ public sealed class GetFanotifyEventCommand : FanotifyFilterCommandBase, IDispos
     private const string IdSet = "Id";
 
     private readonly CancellationTokenSource _stopping = new();
+    private readonly AutoResetEvent _moved = new(false);
     private readonly List<FanotifyWatch> _watches = [];
     private long _written;
 
@@ -118,21 +119,50 @@ public sealed class GetFanotifyEventCommand : FanotifyFilterCommandBase, IDispos
 
     protected override void StopProcessing() => _stopping.Cancel();
 
-    public void Dispose() => _stopping.Dispose();
+    public void Dispose()
+    {
+        _stopping.Dispose();
+        _moved.Dispose();
+    }
 
     private void Stream(List<FanotifyWatch> watches, bool wait)
+    {
+        Action signal = () => _moved.Set();
+        foreach (FanotifyWatch watch in watches)
+        {
+            watch.Buffer.Moved += signal;
+        }
+
+        try
+        {
+            StreamUntilDone(watches, wait);
+        }
+        finally
+        {
+            foreach (FanotifyWatch watch in watches)
+            {
+                watch.Buffer.Moved -= signal;
+            }
+        }
+    }
+
+    private void StreamUntilDone(List<FanotifyWatch> watches, bool wait)
     {
         var deadline = MyInvocation.BoundParameters.ContainsKey(nameof(Timeout))
             ? Stopwatch.StartNew()
             : null;
         var open = new List<FanotifyWatch>(watches);
+        WaitHandle[] wakeUps = [_moved, _stopping.Token.WaitHandle];
 
         while (true)
         {
-            foreach (FanotifyWatch watch in open)
+            for (int i = open.Count - 1; i >= 0; i--)
             {
+                // Read before taking: a watch that has finished has all its events in Output by then.
+                bool finished = open[i].Buffer.IsFinished;
+
                 // The stream filter consumes what it leaves out, so with -Count this may take more than one pass.
-                foreach (PSObject item in watch.Buffer.Take(Count > 0 ? (int)(Count - _written) : 0))
+                foreach (PSObject item in open[i].Buffer.Take(Count > 0 ? (int)(Count - _written) : 0))
                 {
                     if (_streamFilter is not null && !_streamFilter.Reports((FanotifyEvent)item.BaseObject))
                     {
@@ -146,6 +176,11 @@ public sealed class GetFanotifyEventCommand : FanotifyFilterCommandBase, IDispos
                         return;
                     }
                 }
+
+                if (finished && open[i].Buffer.Count == 0)
+                {
+                    open.RemoveAt(i);
+                }
             }
 
             WriteMessages(watches);
@@ -154,7 +189,7 @@ public sealed class GetFanotifyEventCommand : FanotifyFilterCommandBase, IDispos
                 return;
             }
 
-            int waitMilliseconds = -1;
+            int waitMilliseconds = System.Threading.Timeout.Infinite;
             if (deadline is not null)
             {
                 double remaining = (Timeout * 1000.0) - deadline.Elapsed.TotalMilliseconds;
@@ -166,22 +201,10 @@ public sealed class GetFanotifyEventCommand : FanotifyFilterCommandBase, IDispos
                 waitMilliseconds = (int)Math.Ceiling(remaining);
             }
 
-            Task<bool>[] waits = open.Select(w => w.Buffer.WaitToReadAsync(_stopping.Token)).ToArray();
-            try
+            // A kernel wait, set by the pumps: no thread-pool hop and no spinning between bursts.
+            if (WaitHandle.WaitAny(wakeUps, waitMilliseconds) == 1)
             {
-                _ = Task.WaitAny(waits, waitMilliseconds, _stopping.Token);
-            }
-            catch (OperationCanceledException)
-            {
-                return;
-            }
-
-            for (int i = waits.Length - 1; i >= 0; i--)
-            {
-                if (waits[i].IsCompletedSuccessfully && !waits[i].Result)
-                {
-                    open.RemoveAt(i);   // the watch ended and its buffer is drained
-                }
+                return;   // Ctrl+C
             }
         }
     }

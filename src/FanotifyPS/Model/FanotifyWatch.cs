@@ -6,7 +6,6 @@ using System.Linq;
 using System.Management.Automation;
 using System.Runtime.InteropServices;
 using System.Threading;
-using System.Threading.Tasks;
 using FanotifyPS.Interop;
 using FanotifyPS.Watching;
 
@@ -45,7 +44,6 @@ public sealed class FanotifyWatch : Job2
     private readonly object _lossLock = new();
     private readonly LossReport _drops;
     private readonly LossReport _lost;
-    private Task? _finished;
     private FileDescriptorHandle? _stopEvent;
     private bool _stopping;
     private int _running;
@@ -168,8 +166,7 @@ public sealed class FanotifyWatch : Job2
 
         // Running before the pump starts: a responder that failed already makes the pump set Failed at once.
         watch.SetJobState(JobState.Running);
-        watch._finished = watch.Buffer.StartPump().ContinueWith(_ => watch.Finish(), CancellationToken.None,
-            TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+        watch.Buffer.StartPump($"fanotify pump {watch.Id}", watch.Finish);
         WatchRegistry.Add(watch);
         return watch;
     }
@@ -372,7 +369,7 @@ public sealed class FanotifyWatch : Job2
         WaitFinished();
     }
 
-    private void WaitFinished() => _ = _finished?.Wait(s_finishTimeout);
+    private void WaitFinished() => _ = Buffer.WaitForPump(s_finishTimeout);
 
     /// <summary>On a responder thread, as it ends: bookkeeping only. A failed group takes the watch down.</summary>
     private void OnResponderFinished(Responder responder)
@@ -473,6 +470,10 @@ public sealed class FanotifyWatch : Job2
         {
             Stop();
             WatchRegistry.Forget(this);
+            if (Buffer.IsFinished)
+            {
+                Buffer.Dispose();
+            }
         }
 
         base.Dispose(disposing);

@@ -1,9 +1,8 @@
 using System;
 using System.Collections;
+using System.Collections.Concurrent;
 using System.Management.Automation;
 using System.Threading;
-using System.Threading.Channels;
-using System.Threading.Tasks;
 
 namespace FanotifyPS.Watching;
 
@@ -12,37 +11,38 @@ namespace FanotifyPS.Watching;
 /// collection, which Receive-Job reads and Get-FanotifyEvent reads too.
 ///
 /// Implementation notes:
-/// - A responder only calls <see cref="TryWrite"/>: an interlocked count against the capacity and a write to an
-///   unbounded channel. It never takes the Output lock (readers hold it) and never runs a reader's code.
-/// - A pump on the thread pool moves what the channel holds into Output; PSDataCollection raises DataAdded on the
-///   adding thread, so Receive-Job -Wait's handlers run there and not on a responder.
-/// - The capacity bounds events in the channel plus events in Output. Output.Count is read by the pump (which adds)
+/// - A responder only calls <see cref="TryWrite"/>: an interlocked count against the capacity, an enqueue on a
+///   lock-free queue, and a wake-up of the pump only when the pump sleeps. It never takes the Output lock
+///   (readers hold it) and never runs a reader's code.
+/// - A pump thread of its own moves what the queue holds into Output; PSDataCollection raises DataAdded on the
+///   adding thread, so Receive-Job -Wait's handlers run there and not on a responder. The pump blocks in the
+///   kernel between bursts: no thread-pool work item, whose workers spin (sched_yield) on the CPUs that the
+///   processes waiting for verdicts need.
+/// - The capacity bounds events in the queue plus events in Output. Output.Count is read by the pump (which adds)
 ///   and by Get-FanotifyEvent (which removes) and published in <see cref="_outputCount"/>; Receive-Job removes
-///   without telling anyone, so a full buffer is re-counted every <see cref="RecountInterval"/>.
-/// - Lock order: Output's SyncRoot only; the pump and readers never hold it while waiting.
+///   without telling anyone, so a full buffer is re-counted every <see cref="RecountMilliseconds"/>.
+/// - Lock order: Output's SyncRoot only; nobody waits while holding it.
 /// </summary>
-internal sealed class EventBuffer
+internal sealed class EventBuffer : IDisposable
 {
     public const int DefaultCapacity = 65536;
 
     /// <summary>How often a full buffer is re-counted, to see room that Receive-Job made.</summary>
-    private static readonly TimeSpan RecountInterval = TimeSpan.FromMilliseconds(20);
+    private const int RecountMilliseconds = 20;
 
-    /// <summary>Waits this long after the first event of a burst, so that a burst costs one wake-up, not one per event.</summary>
-    private static readonly TimeSpan CoalesceDelay = TimeSpan.FromMilliseconds(1);
+    /// <summary>The pump sleeps this long after a wake-up, so that a burst costs one wake-up, not one per event.</summary>
+    private const int CoalesceMilliseconds = 1;
 
-    private readonly Channel<FanotifyEvent> _channel = Channel.CreateUnbounded<FanotifyEvent>(new UnboundedChannelOptions
-    {
-        SingleReader = false,   // the pump, and a reader taking events: both under the Output lock
-        SingleWriter = false,   // a watch with both kinds of group has two responders
-        AllowSynchronousContinuations = false,   // the pump's continuation never runs on a responder
-    });
-
+    private readonly ConcurrentQueue<FanotifyEvent> _queue = new();
+    private readonly AutoResetEvent _wakePump = new(false);
     private readonly PSDataCollection<PSObject> _output;
     private readonly object _outputLock;
-    private TaskCompletionSource _moved = NewSignal();
-    private Task _pump = Task.CompletedTask;
-    private int _inChannel;
+    private Thread? _pump;
+    private Action? _finished;
+    private volatile bool _completed;
+    private volatile bool _drained;
+    private int _pumpAsleep;
+    private int _inQueue;
     private int _outputCount;
 
     public EventBuffer(int capacity, PSDataCollection<PSObject> output)
@@ -55,56 +55,62 @@ internal sealed class EventBuffer
     public int Capacity { get; }
 
     /// <summary>Events waiting for a reader.</summary>
-    public int Count => Volatile.Read(ref _inChannel) + _output.Count;
+    public int Count => Volatile.Read(ref _inQueue) + _output.Count;
 
-    /// <summary>Runs after every move and every re-count, on the pump.</summary>
+    /// <summary>The watch has ended and its last events are in Output.</summary>
+    public bool IsFinished => _drained;
+
+    /// <summary>On the pump, after every move (and re-count); readers wake on it.</summary>
+    public event Action? Moved;
+
+    /// <summary>On the pump, after every move and re-count.</summary>
     public Action? Pumped { get; set; }
 
     /// <summary>On a responder: false when the buffer is full (the caller counts a drop). Never waits.</summary>
     public bool TryWrite(FanotifyEvent item)
     {
-        if (Interlocked.Increment(ref _inChannel) + Volatile.Read(ref _outputCount) > Capacity)
+        if (Interlocked.Increment(ref _inQueue) + Volatile.Read(ref _outputCount) > Capacity)
         {
-            Interlocked.Decrement(ref _inChannel);
+            Interlocked.Decrement(ref _inQueue);
             return false;
         }
 
-        _channel.Writer.TryWrite(item);   // unbounded: always succeeds until Complete
+        _queue.Enqueue(item);   // a full fence: the read below cannot move before it
+        if (Volatile.Read(ref _pumpAsleep) != 0 && Interlocked.Exchange(ref _pumpAsleep, 0) != 0)
+        {
+            _wakePump.Set();
+        }
+
         return true;
     }
 
     /// <summary>Before the pump starts: drops what the warm-up wrote.</summary>
     public void DiscardPending()
     {
-        while (_channel.Reader.TryRead(out _))
+        while (_queue.TryDequeue(out _))
         {
-            Interlocked.Decrement(ref _inChannel);
+            Interlocked.Decrement(ref _inQueue);
         }
     }
 
-    /// <summary>The returned task completes when the watch has ended and everything it produced is in Output.</summary>
-    public Task StartPump() => _pump = Task.Run(PumpAsync);
+    /// <summary>Starts the pump; <paramref name="finished"/> runs on it once the last event is in Output.</summary>
+    public void StartPump(string name, Action finished)
+    {
+        _finished = finished;
+        _pump = new Thread(Pump, maxStackSize: 256 * 1024) { IsBackground = true, Name = name };
+        _pump.Start();
+    }
 
     /// <summary>No more events will come; what is buffered stays readable.</summary>
-    public void Complete() => _channel.Writer.TryComplete();
-
-    /// <summary>Completes when Output may have events, or with false once the watch ended and Output is empty.</summary>
-    public async Task<bool> WaitToReadAsync(CancellationToken cancellationToken)
+    public void Complete()
     {
-        Task moved = Volatile.Read(ref _moved).Task;
-        if (_output.Count > 0)
-        {
-            return true;
-        }
-
-        if (_pump.IsCompleted)
-        {
-            return false;
-        }
-
-        await Task.WhenAny(moved, _pump).WaitAsync(cancellationToken).ConfigureAwait(false);
-        return _output.Count > 0 || !_pump.IsCompleted;
+        _completed = true;
+        _wakePump.Set();
     }
+
+    /// <summary>Waits for the pump to end (false at the timeout). The pump itself does not wait for itself.</summary>
+    public bool WaitForPump(TimeSpan timeout) =>
+        _pump is null || _pump == Thread.CurrentThread || _pump.Join(timeout);
 
     /// <summary>
     /// Takes up to <paramref name="max"/> events (all when 0) from the front of Output, in one O(n) pass, after
@@ -136,41 +142,46 @@ internal sealed class EventBuffer
         return items;
     }
 
-    private async Task PumpAsync()
+    public void Dispose() => _wakePump.Dispose();
+
+    private void Pump()
     {
-        ChannelReader<FanotifyEvent> reader = _channel.Reader;
         while (true)
         {
-            Task<bool> waitToRead = reader.WaitToReadAsync().AsTask();
-            if (!waitToRead.IsCompleted && IsFull())
-            {
-                // Full by the last count: re-count now and then, or room made by Receive-Job would go unseen.
-                while (await Task.WhenAny(waitToRead, Task.Delay(RecountInterval)).ConfigureAwait(false) != waitToRead && IsFull())
-                {
-                    Recount();
-                }
-            }
-
-            if (!await waitToRead.ConfigureAwait(false))
-            {
-                break;   // completed and drained
-            }
-
-            await Task.Delay(CoalesceDelay).ConfigureAwait(false);
             Move();
+            if (_completed && _queue.IsEmpty)
+            {
+                break;
+            }
+
+            // Asleep first, then look again: a responder that enqueued after the look sees the flag and wakes us.
+            Interlocked.Exchange(ref _pumpAsleep, 1);
+            if (!_queue.IsEmpty || _completed)
+            {
+                Volatile.Write(ref _pumpAsleep, 0);
+                continue;
+            }
+
+            bool woken = _wakePump.WaitOne(IsFull() ? RecountMilliseconds : Timeout.Infinite);
+            Volatile.Write(ref _pumpAsleep, 0);
+            if (!woken)
+            {
+                // Full by the last count: re-count, or room made by Receive-Job would go unseen.
+                Volatile.Write(ref _outputCount, _output.Count);
+                Pumped?.Invoke();
+                continue;
+            }
+
+            Thread.Sleep(CoalesceMilliseconds);
         }
 
-        Move();
         Pumped?.Invoke();
+        _drained = true;
+        _finished?.Invoke();
+        Moved?.Invoke();
     }
 
-    private bool IsFull() => Volatile.Read(ref _inChannel) + Volatile.Read(ref _outputCount) >= Capacity;
-
-    private void Recount()
-    {
-        Volatile.Write(ref _outputCount, _output.Count);
-        Pumped?.Invoke();
-    }
+    private bool IsFull() => Volatile.Read(ref _inQueue) + Volatile.Read(ref _outputCount) >= Capacity;
 
     private void Move()
     {
@@ -182,26 +193,24 @@ internal sealed class EventBuffer
 
         if (moved > 0)
         {
-            Interlocked.Exchange(ref _moved, NewSignal()).TrySetResult();
+            Moved?.Invoke();
         }
 
         Pumped?.Invoke();
     }
 
-    /// <summary>Moves everything in the channel to Output; the caller holds the Output lock.</summary>
+    /// <summary>Moves everything in the queue to Output; the caller holds the Output lock.</summary>
     private int MoveLocked()
     {
         int moved = 0;
-        while (_channel.Reader.TryRead(out FanotifyEvent? item))
+        while (_queue.TryDequeue(out FanotifyEvent? item))
         {
             _output.Add(PSObject.AsPSObject(item));
             moved++;
         }
 
-        Interlocked.Add(ref _inChannel, -moved);
+        Interlocked.Add(ref _inQueue, -moved);
         Volatile.Write(ref _outputCount, _output.Count);
         return moved;
     }
-
-    private static TaskCompletionSource NewSignal() => new(TaskCreationOptions.RunContinuationsAsynchronously);
 }
