@@ -64,6 +64,27 @@ internal sealed class PermissionPolicy
         return new PermissionPolicy(list, compiled);
     }
 
+    /// <summary>
+    /// Whether any rule could match, judged by the parts known without a syscall (event, program, user). When none
+    /// can, the path is not read before the verdict: the opener waits for one readlink less.
+    /// </summary>
+    public bool CouldMatch(ulong mask, string exe, int uid)
+    {
+        CompiledRule[] rules = _rules;
+        for (int i = 0; i < rules.Length; i++)
+        {
+            CompiledRule rule = rules[i];
+            if ((rule.Mask & mask) != 0 &&
+                (rule.Exe.Length == 0 || Glob.IsMatchAny(rule.Exe, exe)) &&
+                (rule.Uids.Length == 0 || Array.IndexOf(rule.Uids, uid) >= 0))
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
+
     /// <summary>The index of the first rule that matches, or -1. path is null when no rule needs it.</summary>
     public int Evaluate(ulong mask, string? path, string exe, int uid)
     {

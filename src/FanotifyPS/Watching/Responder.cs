@@ -298,7 +298,8 @@ internal sealed unsafe class Responder : IDisposable
         slot.Process = _processes.Resolve(record.Pid, out slot.IsGone);
         PermissionPolicy? policy = _settings.Policy;
         ReportFilter filter = _settings.Filter;
-        if ((policy is not null && policy.NeedsPath) || filter.HasTree)
+        bool mayMatch = policy is not null && policy.CouldMatch(record.Mask, slot.Process.Exe, slot.Process.UserId);
+        if ((mayMatch && policy!.NeedsPath) || filter.HasTree)
         {
             slot.Path = ResolvePath(record.Fd, out slot.IsDeleted);
         }
@@ -308,9 +309,9 @@ internal sealed unsafe class Responder : IDisposable
             // Outside the Tree: answered at once, never reported.
             slot.OutOfScope = true;
         }
-        else if (policy is not null)
+        else if (mayMatch)
         {
-            slot.Rule = policy.Evaluate(record.Mask, slot.Path, slot.Process.Exe, slot.Process.UserId);
+            slot.Rule = policy!.Evaluate(record.Mask, slot.Path, slot.Process.Exe, slot.Process.UserId);
         }
 
         if (policy is not null && policy.Denies(slot.Rule))
@@ -636,6 +637,7 @@ internal sealed unsafe class Responder : IDisposable
         // The deny path (with and without an errno) and the policy matcher, against an fd the group does not know.
         if (_settings.Policy is { } policy)
         {
+            _ = policy.CouldMatch(Fanotify.FAN_OPEN_PERM, "/", 0);
             _ = policy.Evaluate(Fanotify.FAN_OPEN_PERM, "/", "/", 0);
             for (int rule = 0; rule < policy.Rules.Length; rule++)
             {
