@@ -108,9 +108,21 @@ public class GlobTests
     [InlineData("*a*b*c", "xxaxxcxxb", false)]
     [InlineData("", "", true)]
     [InlineData("", "x", false)]
+    [InlineData("/tmp/x[ab]", "/tmp/xa", true)]
+    [InlineData("/tmp/x[ab]", "/tmp/xc", false)]
+    [InlineData("ab`c", "abc", true)]
+    [InlineData("`*abc", "*abc", true)]
+    [InlineData("`*abc", "xabc", false)]
+    [InlineData("head*tail", "headtail", true)]
+    [InlineData("head*tail", "headtai", false)]
+    [InlineData("a*a", "a", false)]
+    [InlineData("a*a", "aa", true)]
+    [InlineData("/srv/*/x?", "/srv/a/b/xy", true)]
+    [InlineData("/srv/*/x?", "/srv/xy", false)]
     public void Matches_like_PowerShell_wildcards_but_ordinally(string pattern, string text, bool expected)
     {
         Assert.Equal(expected, Glob.IsMatch(pattern, text));
+        Assert.Equal(expected, new GlobSet([pattern]).IsMatchAny(text));   // compiled: head and tail checked first
     }
 
     [Fact]

@@ -123,3 +123,67 @@ internal static class Glob
         return true;
     }
 }
+
+/// <summary>
+/// Wildcard patterns compiled for the responder: each pattern's literal head (before its first wildcard) and tail
+/// (after its last) are checked first, with vectorized compares, so that a pattern that cannot match is rejected
+/// without the backtracking scan; "*tail", "head*" and literal patterns are decided by those checks alone. 100
+/// rules naming other programs cost one EndsWith each.
+/// </summary>
+internal sealed class GlobSet
+{
+    private static readonly char[] s_special = ['*', '?', '[', ']', '`'];
+
+    private readonly Entry[] _entries;
+
+    public GlobSet(string[] patterns)
+    {
+        _entries = new Entry[patterns.Length];
+        for (int i = 0; i < patterns.Length; i++)
+        {
+            string pattern = patterns[i];
+            int first = pattern.IndexOfAny(s_special);
+            int last = pattern.LastIndexOfAny(s_special);
+            string head = first < 0 ? pattern : pattern.Substring(0, first);
+            string tail = first < 0 ? string.Empty : pattern.Substring(last + 1);
+
+            // Decided by head and tail alone: no wildcard, or one * between two literals.
+            bool simple = first < 0 || (first == last && pattern[first] == '*');
+            _entries[i] = new Entry(pattern, head, tail, simple, first < 0);
+        }
+    }
+
+    public int Count => _entries.Length;
+
+    public bool IsMatchAny(ReadOnlySpan<char> text)
+    {
+        foreach (Entry entry in _entries)
+        {
+            if (entry.IsMatch(text))
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
+
+    private sealed record Entry(string Pattern, string Head, string Tail, bool Simple, bool Literal)
+    {
+        public bool IsMatch(ReadOnlySpan<char> text)
+        {
+            if (Literal)
+            {
+                return text.SequenceEqual(Pattern);
+            }
+
+            if (text.Length < Head.Length + Tail.Length || !text.StartsWith(Head) || !text.EndsWith(Tail))
+            {
+                return false;
+            }
+
+            return Simple || Glob.IsMatch(Pattern, text);
+        }
+    }
+}
+

@@ -24,7 +24,7 @@ internal sealed class PermissionPolicy
     {
         Rules = rules;
         _rules = compiled;
-        NeedsPath = compiled.Any(r => r.Path.Length != 0);
+        NeedsPath = compiled.Any(r => r.Path.Count != 0);
         NeedsUser = compiled.Any(r => r.Uids.Length != 0);
         NeedsErrno = compiled.Any(r => r.Errno != 0);
     }
@@ -58,7 +58,7 @@ internal sealed class PermissionPolicy
                     ErrorIds.InvalidRule, ErrorCategory.InvalidArgument, rule.Errno);
             }
 
-            compiled[i] = new CompiledRule((ulong)rule.Event, rule.Action, rule.Path, rule.Exe, uids, errno);
+            compiled[i] = new CompiledRule((ulong)rule.Event, rule.Action, new GlobSet(rule.Path), new GlobSet(rule.Exe), uids, errno);
         }
 
         return new PermissionPolicy(list, compiled);
@@ -75,7 +75,7 @@ internal sealed class PermissionPolicy
         {
             CompiledRule rule = rules[i];
             if ((rule.Mask & mask) != 0 &&
-                (rule.Exe.Length == 0 || Glob.IsMatchAny(rule.Exe, exe)) &&
+                (rule.Exe.Count == 0 || rule.Exe.IsMatchAny(exe)) &&
                 (rule.Uids.Length == 0 || Array.IndexOf(rule.Uids, uid) >= 0))
             {
                 return true;
@@ -97,12 +97,12 @@ internal sealed class PermissionPolicy
                 continue;
             }
 
-            if (rule.Path.Length != 0 && (path is null || !Glob.IsMatchAny(rule.Path, path)))
+            if (rule.Path.Count != 0 && (path is null || !rule.Path.IsMatchAny(path)))
             {
                 continue;
             }
 
-            if (rule.Exe.Length != 0 && !Glob.IsMatchAny(rule.Exe, exe))
+            if (rule.Exe.Count != 0 && !rule.Exe.IsMatchAny(exe))
             {
                 continue;
             }
@@ -127,7 +127,7 @@ internal sealed class PermissionPolicy
         return errno == 0 ? Fanotify.FAN_DENY : Fanotify.FAN_DENY | ((uint)(errno & 0xff) << Fanotify.FAN_ERRNO_SHIFT);
     }
 
-    private sealed record CompiledRule(ulong Mask, FanotifyRuleAction Action, string[] Path, string[] Exe, int[] Uids, int Errno);
+    private sealed record CompiledRule(ulong Mask, FanotifyRuleAction Action, GlobSet Path, GlobSet Exe, int[] Uids, int Errno);
 }
 
 /// <summary>What a watch reports: its Tree roots and the -ExcludePath/-ProcessId/-Exe... filters, allocation-free.</summary>
