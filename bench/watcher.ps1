@@ -67,15 +67,17 @@ switch ($Mode) {
     }
     'Edge' {
         $stopper.EndInvoke($stopping)
+        # The same JIT and warm caches for both sides: a first pass of each, not timed (for the events, 5,000 of them).
+        $warm = (Get-FanotifyEvent -Watch $watch -Count 5000 | Measure-Object).Count
         $n = $watch.BufferedCount
-        $null = (1..$n | Measure-Object).Count   # the same JIT and warm caches for both sides
+        $null = (1..$n | Measure-Object).Count
         $clock = [Diagnostics.Stopwatch]::StartNew()
         $count = (Get-FanotifyEvent -Watch $watch | Measure-Object).Count
         $eventSeconds = $clock.Elapsed.TotalSeconds
         $clock.Restart()
         $null = (1..$n | Measure-Object).Count
         $rangeSeconds = $clock.Elapsed.TotalSeconds
-        $result.delivered = $count
+        $result.delivered = $warm + $count
         $result.edge_events_per_sec = [math]::Round($count / $eventSeconds)
         $result.range_per_sec = [math]::Round($n / $rangeSeconds)
     }
