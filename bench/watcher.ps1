@@ -67,6 +67,9 @@ switch ($Mode) {
     }
     'Edge' {
         $stopper.EndInvoke($stopping)
+        # Right after the workload the runtime is still busy for a second or two (tier-1 recompiles of what the
+        # workload made hot, background GC): whichever side ran first was slowed by it. Let it settle first.
+        Start-Sleep -Seconds 2
         # The same JIT and warm caches for both sides: a first pass of each, not timed (for the events, 5,000 of them).
         $warm = (Get-FanotifyEvent -Watch $watch -Count 5000 | Measure-Object).Count
         $n = $watch.BufferedCount
