@@ -14,6 +14,7 @@ param(
     [Parameter(Mandatory)] [string] $OutFile,
     [int] $Operations = 100000,
     [int] $Repeat = 5,
+    [int] $Rounds = 2,
     [int] $SoakMinutes = 0
 )
 
@@ -96,16 +97,40 @@ function Measure-FanotifyPS {
     }
 }
 
+# Keeps a row's best open and write runs over the rounds; the event counts add up, and loss is checked per round.
+function Add-Row($rows, [string] $Name, $row) {
+    $accounted = $row.Delivered + $row.Dropped -eq $row.EventCount
+    if (-not $rows.Contains($Name)) {
+        $row | Add-Member -NotePropertyName Accounted -NotePropertyValue $accounted
+        $rows[$Name] = $row
+        return
+    }
+    $kept = $rows[$Name]
+    if ($row.Load.Open.ops_per_sec -gt $kept.Load.Open.ops_per_sec) { $kept.Load.Open = $row.Load.Open }
+    if ($row.Load.Write.ops_per_sec -gt $kept.Load.Write.ops_per_sec) { $kept.Load.Write = $row.Load.Write }
+    $kept.Delivered += $row.Delivered
+    $kept.Dropped += $row.Dropped
+    $kept.EventCount += $row.EventCount
+    $kept.Overflows += $row.Overflows
+    $kept.CpuSeconds += $row.CpuSeconds
+    if ($row.PeakRssMb -gt $kept.PeakRssMb) { $kept.PeakRssMb = $row.PeakRssMb }
+    $kept.Accounted = $kept.Accounted -and $accounted
+}
+
 try {
-    Write-Host "Benchmark: $Operations operations per run, best of $Repeat, on a tmpfs ($([Environment]::ProcessorCount) CPUs, $((Get-Content /proc/sys/kernel/osrelease).Trim()))"
+    Write-Host "Benchmark: $Operations operations per run, best of $Repeat runs in each of $Rounds rounds, on a tmpfs ($([Environment]::ProcessorCount) CPUs, $((Get-Content /proc/sys/kernel/osrelease).Trim()))"
     $rows = [ordered]@{}
     $rows['1 no watch'] = [pscustomobject]@{ Load = Measure-Workload; Delivered = 0; CpuSeconds = 0; PeakRssMb = $null; Dropped = 0; Overflows = 0; EventCount = 0 }
-    $rows['2 C reference, permission'] = Measure-Reference perm
-    $rows['3 C reference, notification'] = Measure-Reference notif
-    $rows['4 FanotifyPS OpenPerm,CloseWrite | Measure-Object'] = Measure-FanotifyPS -Event OpenPerm, CloseWrite
-    $rows['5a FanotifyPS Open,CloseWrite | Measure-Object'] = Measure-FanotifyPS -Event Open, CloseWrite
-    $rows['5b FanotifyPS Open,CloseWrite | Export-Csv'] = Measure-FanotifyPS -Event Open, CloseWrite -Consumer Csv
-    $rows['6 FanotifyPS OpenPerm,CloseWrite, 100 rules'] = Measure-FanotifyPS -Event OpenPerm, CloseWrite -RuleCount 100
+    # The rows run in $Rounds alternating rounds, each row keeping its best workload runs: a ratio then compares
+    # rows measured minutes apart at most, not a quiet minute against a busy one.
+    foreach ($round in 1..$Rounds) {
+        Add-Row $rows '2 C reference, permission' (Measure-Reference perm)
+        Add-Row $rows '3 C reference, notification' (Measure-Reference notif)
+        Add-Row $rows '4 FanotifyPS OpenPerm,CloseWrite | Measure-Object' (Measure-FanotifyPS -Event OpenPerm, CloseWrite)
+        Add-Row $rows '6 FanotifyPS OpenPerm,CloseWrite, 100 rules' (Measure-FanotifyPS -Event OpenPerm, CloseWrite -RuleCount 100)
+        Add-Row $rows '5a FanotifyPS Open,CloseWrite | Measure-Object' (Measure-FanotifyPS -Event Open, CloseWrite)
+        Add-Row $rows '5b FanotifyPS Open,CloseWrite | Export-Csv' (Measure-FanotifyPS -Event Open, CloseWrite -Consumer Csv)
+    }
 
     # The pipeline edge: buffered events through Measure-Object against 1..N | Measure-Object, both timed in the
     # same process one after the other. Three runs; the ratio is the median of the three runs' ratios (one run
@@ -146,10 +171,7 @@ try {
     $notif = $rows['5a FanotifyPS Open,CloseWrite | Measure-Object']
     $cNotif = $rows['3 C reference, notification']
     $rules = $rows['6 FanotifyPS OpenPerm,CloseWrite, 100 rules']
-    $accounted = foreach ($name in $rows.Keys | Where-Object { $_ -like '*FanotifyPS*' }) {
-        $row = $rows[$name]
-        $row.Delivered + $row.Dropped -eq $row.EventCount
-    }
+    $accounted = foreach ($name in $rows.Keys | Where-Object { $_ -like '*FanotifyPS*' }) { $rows[$name].Accounted }
     $promises = [ordered]@{
         'permission watch open/s vs C reference (>= 1.0)'           = Ratio $perm.Load.Open.ops_per_sec $cPerm.Load.Open.ops_per_sec
         'permission watch write/s vs C reference (>= 1.0)'          = Ratio $perm.Load.Write.ops_per_sec $cPerm.Load.Write.ops_per_sec
@@ -173,6 +195,7 @@ try {
         cpus       = [Environment]::ProcessorCount
         operations = $Operations
         repeat     = $Repeat
+        rounds     = $Rounds
         rows       = $table
         promises   = $promises
         edge       = $edge.Stats

@@ -4,7 +4,6 @@ using System.Diagnostics;
 using System.Linq;
 using System.Management.Automation;
 using System.Threading;
-using System.Threading.Tasks;
 using FanotifyPS.Watching;
 
 namespace FanotifyPS.Commands;
