@@ -28,6 +28,7 @@ internal sealed unsafe class Responder : IDisposable
     internal const int ReadBufferSize = 64 * 1024;
     private const int MaxEventsPerRead = ReadBufferSize / Fanotify.FAN_EVENT_METADATA_LEN;
     private const int LinkCapacity = 4096 + 16;    // PATH_MAX plus " (deleted)"
+    private const int MaxBatchesBetweenPolls = 64;
     private const ulong EventBits = ~(Fanotify.FAN_ONDIR | Fanotify.FAN_EVENT_ON_CHILD);
     private static readonly byte[] s_deletedSuffix = " (deleted)"u8.ToArray();
 
@@ -183,8 +184,24 @@ internal sealed unsafe class Responder : IDisposable
         fds[0] = new Libc.pollfd { fd = groupFd, events = Libc.POLLIN };
         fds[1] = new Libc.pollfd { fd = _stopEvent.Fd, events = Libc.POLLIN };
 
+        int batchesSincePoll = 0;
         while (true)
         {
+            // While events keep coming, read() alone: poll(), and the sleep in it, only once the queue is empty,
+            // and after MaxBatchesBetweenPolls batches in a row, to see a stop request.
+            if (batchesSincePoll < MaxBatchesBetweenPolls)
+            {
+                switch (ReadBatch(groupFd))
+                {
+                    case BatchResult.Handled:
+                        batchesSincePoll++;
+                        continue;
+                    case BatchResult.Failed:
+                        return;
+                }
+            }
+
+            batchesSincePoll = 0;
             fds[0].revents = 0;
             fds[1].revents = 0;
             if (Libc.poll(fds, 2, -1) < 0)
@@ -204,14 +221,8 @@ internal sealed unsafe class Responder : IDisposable
                 return;
             }
 
-            if ((fds[0].revents & Libc.POLLIN) != 0)
-            {
-                if (!ReadBatch(groupFd))
-                {
-                    return;
-                }
-            }
-            else if ((fds[0].revents & (Libc.POLLERR | Libc.POLLHUP | Libc.POLLNVAL)) != 0)
+            if ((fds[0].revents & Libc.POLLIN) == 0 &&
+                (fds[0].revents & (Libc.POLLERR | Libc.POLLHUP | Libc.POLLNVAL)) != 0)
             {
                 Fail("the fanotify group reported an error condition", 0);
                 return;
@@ -219,8 +230,15 @@ internal sealed unsafe class Responder : IDisposable
         }
     }
 
-    /// <summary>Reads and handles one batch; false when the watch cannot go on.</summary>
-    private bool ReadBatch(int groupFd)
+    private enum BatchResult
+    {
+        Handled,
+        Empty,
+        Failed,
+    }
+
+    /// <summary>Reads and handles one batch.</summary>
+    private BatchResult ReadBatch(int groupFd)
     {
         nint length = Libc.read(groupFd, _readBuffer, ReadBufferSize);
         if (length < 0)
@@ -230,21 +248,21 @@ internal sealed unsafe class Responder : IDisposable
             {
                 case Errno.EAGAIN:
                 case Errno.EINTR:
-                    return true;
+                    return BatchResult.Empty;
                 case Errno.EMFILE:
                 case Errno.ENFILE:
                 case Errno.ENOMEM:
                     // The kernel could not open an event fd: that event is gone (a permission event was
                     // denied by the kernel). Count it, keep the watch alive; the consumer reports it.
                     _readErrorCount++;
-                    return true;
+                    return BatchResult.Handled;
                 default:
                     Fail("read() on the fanotify group failed", errno);
-                    return false;
+                    return BatchResult.Failed;
             }
         }
 
-        return HandleBatch(new ReadOnlySpan<byte>(_readBuffer, (int)length), groupFd);
+        return HandleBatch(new ReadOnlySpan<byte>(_readBuffer, (int)length), groupFd) ? BatchResult.Handled : BatchResult.Failed;
     }
 
     private bool HandleBatch(ReadOnlySpan<byte> batch, int groupFd)
