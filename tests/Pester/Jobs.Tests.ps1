@@ -158,6 +158,22 @@ Describe 'A watch as a job' -Tag 'RequireRoot' {
         }
     }
 
+    It 'formats with other jobs as one table, and leaves the view of other jobs alone' {
+        $watch = Start-FanotifyWatch -Path $mount -Event CloseWrite -Name jobs-table
+        $other = Start-ThreadJob { 'done' }
+        try {
+            $null = Wait-Job $other -Timeout 30
+            $mixed = @($watch, $other) | Out-String -Width 200
+            $mixed | Should -Not -BeLike '*ThreadJobDefinition*' -Because 'a job printed out of the table shows as a list'
+            $mixed | Should -BeLike "*jobs-table*Running*$($other.Name)*Completed*"
+            $other | Out-String -Width 200 | Should -BeLike '*PSJobTypeName*ThreadJob*'
+        }
+        finally {
+            Remove-Job $other -Force
+            Remove-Job $watch -Force
+        }
+    }
+
     It 'refuses Suspend-Job with a clear error' {
         $watch = Start-FanotifyWatch -Path $mount -Event CloseWrite
         try {
