@@ -43,11 +43,11 @@ public abstract class FanotifyFilterCommandBase : PSCmdlet
     internal ReportFilter BuildFilter(string[]? treeRoots = null) => new()
     {
         TreeRoots = treeRoots ?? [],
-        ExcludePath = FanotifyRule.Clean(ExcludePath),
+        ExcludePath = new GlobSet(FanotifyRule.Clean(ExcludePath)),
         ProcessId = ProcessId ?? [],
         ExcludeProcessId = ExcludeProcessId ?? [],
-        Exe = FanotifyRule.Clean(Exe),
-        ExcludeExe = FanotifyRule.Clean(ExcludeExe),
+        Exe = new GlobSet(FanotifyRule.Clean(Exe)),
+        ExcludeExe = new GlobSet(FanotifyRule.Clean(ExcludeExe)),
     };
 
     internal bool HasFilter => ExcludePath is not null || ProcessId is not null || ExcludeProcessId is not null ||

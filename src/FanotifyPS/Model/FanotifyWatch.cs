@@ -218,7 +218,7 @@ public sealed class FanotifyWatch : Job2
             // events. Not where a rule may deny: an ignored permission event never reaches the policy.
             if (spec.Policy is null)
             {
-                foreach (string excluded in spec.Filter.ExcludePath.Where(p => !Glob.HasWildcards(p) && System.IO.Path.Exists(p)))
+                foreach (string excluded in spec.Filter.ExcludePath.Patterns.Where(p => !Glob.HasWildcards(p) && System.IO.Path.Exists(p)))
                 {
                     _ = FanotifyGroup.TryIgnore(group, excluded, (ulong)events);
                 }

@@ -51,19 +51,6 @@ internal static class Glob
         return p == pattern.Length;
     }
 
-    public static bool IsMatchAny(string[] patterns, ReadOnlySpan<char> text)
-    {
-        foreach (string pattern in patterns)
-        {
-            if (IsMatch(pattern, text))
-            {
-                return true;
-            }
-        }
-
-        return false;
-    }
-
     /// <summary>Matches one pattern element (a literal, ?, a [set] or an escaped character) and advances p.</summary>
     private static bool MatchOne(ReadOnlySpan<char> pattern, ref int p, char c)
     {
@@ -138,6 +125,7 @@ internal sealed class GlobSet
 
     public GlobSet(string[] patterns)
     {
+        Patterns = patterns;
         _entries = new Entry[patterns.Length];
         for (int i = 0; i < patterns.Length; i++)
         {
@@ -152,6 +140,11 @@ internal sealed class GlobSet
             _entries[i] = new Entry(pattern, head, tail, simple, first < 0);
         }
     }
+
+    public static GlobSet Empty { get; } = new([]);
+
+    /// <summary>The patterns as given.</summary>
+    public string[] Patterns { get; }
 
     public int Count => _entries.Length;
 

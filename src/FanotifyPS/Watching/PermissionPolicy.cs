@@ -134,16 +134,16 @@ internal sealed class PermissionPolicy
 internal sealed class ReportFilter
 {
     public string[] TreeRoots { get; init; } = [];
-    public string[] ExcludePath { get; init; } = [];
+    public GlobSet ExcludePath { get; init; } = GlobSet.Empty;
     public int[] ProcessId { get; init; } = [];
     public int[] ExcludeProcessId { get; init; } = [];
-    public string[] Exe { get; init; } = [];
-    public string[] ExcludeExe { get; init; } = [];
+    public GlobSet Exe { get; init; } = GlobSet.Empty;
+    public GlobSet ExcludeExe { get; init; } = GlobSet.Empty;
 
     public bool HasTree => TreeRoots.Length != 0;
 
-    public bool IsEmpty => TreeRoots.Length == 0 && ExcludePath.Length == 0 && ProcessId.Length == 0 &&
-        ExcludeProcessId.Length == 0 && Exe.Length == 0 && ExcludeExe.Length == 0;
+    public bool IsEmpty => TreeRoots.Length == 0 && ExcludePath.Count == 0 && ProcessId.Length == 0 &&
+        ExcludeProcessId.Length == 0 && Exe.Count == 0 && ExcludeExe.Count == 0;
 
     /// <summary>The path is under one of the Tree roots (always true without Tree scope).</summary>
     public bool InScope(string path)
@@ -177,17 +177,17 @@ internal sealed class ReportFilter
             return false;
         }
 
-        if (Exe.Length != 0 && !Glob.IsMatchAny(Exe, exe))
+        if (Exe.Count != 0 && !Exe.IsMatchAny(exe))
         {
             return false;
         }
 
-        if (ExcludeExe.Length != 0 && Glob.IsMatchAny(ExcludeExe, exe))
+        if (ExcludeExe.Count != 0 && ExcludeExe.IsMatchAny(exe))
         {
             return false;
         }
 
-        return ExcludePath.Length == 0 || !Glob.IsMatchAny(ExcludePath, path);
+        return ExcludePath.Count == 0 || !ExcludePath.IsMatchAny(path);
     }
 
     public bool Reports(FanotifyEvent e) =>
