@@ -60,10 +60,10 @@ internal sealed class EventBuffer : IDisposable
     /// <summary>The watch has ended and its last events are in Output.</summary>
     public bool IsFinished => _drained;
 
-    /// <summary>On the pump, after every move (and re-count); readers wake on it.</summary>
+    /// <summary>On the pump, after a move that moved something, and once at the end; readers wake on it.</summary>
     public event Action? Moved;
 
-    /// <summary>On the pump, after every move and re-count.</summary>
+    /// <summary>On the pump, after every move (which re-counts Output).</summary>
     public Action? Pumped { get; set; }
 
     /// <summary>On a responder: false when the buffer is full (the caller counts a drop). Never waits.</summary>
@@ -162,20 +162,17 @@ internal sealed class EventBuffer : IDisposable
                 continue;
             }
 
+            // Full by the last count: wake up now and then anyway, and the Move above re-counts Output, or room
+            // made by Receive-Job would go unseen.
             bool woken = _wakePump.WaitOne(IsFull() ? RecountMilliseconds : Timeout.Infinite);
             Volatile.Write(ref _pumpAsleep, 0);
-            if (!woken)
+            if (woken)
             {
-                // Full by the last count: re-count, or room made by Receive-Job would go unseen.
-                Volatile.Write(ref _outputCount, _output.Count);
-                Pumped?.Invoke();
-                continue;
+                Thread.Sleep(CoalesceMilliseconds);
             }
-
-            Thread.Sleep(CoalesceMilliseconds);
         }
 
-        Pumped?.Invoke();
+        // The last losses are published by the watch's finish, after the responders' counters are final.
         _drained = true;
         _finished?.Invoke();
         Moved?.Invoke();
