@@ -165,7 +165,13 @@ internal sealed class ReportFilter
         return false;
     }
 
-    public bool Reports(string path, int pid, string exe)
+    /// <summary>In scope (by its path, or for a rename its old path) and let through by every filter.</summary>
+    public bool Reports(string path, string oldPath, int pid, string exe) =>
+        (InScope(path) || (oldPath.Length != 0 && InScope(oldPath))) && PassesFilters(path, pid, exe);
+
+    public bool Reports(FanotifyEvent e) => Reports(e.Path, e.OldPath, e.ProcessId, e.Exe);
+
+    private bool PassesFilters(string path, int pid, string exe)
     {
         if (ProcessId.Length != 0 && Array.IndexOf(ProcessId, pid) < 0)
         {
@@ -189,7 +195,4 @@ internal sealed class ReportFilter
 
         return ExcludePath.Count == 0 || !ExcludePath.IsMatchAny(path);
     }
-
-    public bool Reports(FanotifyEvent e) =>
-        (InScope(e.Path) || (e.OldPath.Length != 0 && InScope(e.OldPath))) && Reports(e.Path, e.ProcessId, e.Exe);
 }

@@ -438,9 +438,7 @@ internal sealed unsafe class Responder : IDisposable
             processId = process.ProcessId > 0 ? process.ProcessId : record.Pid;
         }
 
-        ReportFilter filter = _settings.Filter;
-        if (!(filter.InScope(path) || (oldPath.Length != 0 && filter.InScope(oldPath))) ||
-            !filter.Reports(path, processId, process.Exe))
+        if (!_settings.Filter.Reports(path, oldPath, processId, process.Exe))
         {
             _filteredCount++;
             return;
@@ -664,7 +662,7 @@ internal sealed unsafe class Responder : IDisposable
         }
 
         _ = PathText.Decode([0x2f, 0xff, 0x61]);   // a name that is not UTF-8
-        _ = _settings.Filter.Reports("/", 0, "/");
+        _ = _settings.Filter.Reports("/", "/", 0, "/");
         _ = _settings.Filter.InScope("/");
         _ = HasNoLinks(groupFd);
         _ = HasExited(groupFd);
