@@ -52,10 +52,7 @@ internal sealed unsafe class HandleResolver : IDisposable
             return null;
         }
 
-        int length = ProcessResolver.WriteAscii(_fdPath, "/proc/self/fd/"u8);
-        length += ProcessResolver.WriteDecimal(_fdPath + length, fd);
-        _fdPath[length] = 0;
-        nint linkLength = Libc.readlink(_fdPath, _link, LinkCapacity);
+        nint linkLength = ProcessResolver.ReadFdLink(fd, _fdPath, _link, LinkCapacity);
         _ = Libc.close(fd);
         return linkLength < 0 ? null : PathText.Decode(new ReadOnlySpan<byte>(_link, (int)linkLength));
     }

@@ -214,6 +214,15 @@ internal sealed unsafe class ProcessResolver : IDisposable
         return value;
     }
 
+    /// <summary>readlink("/proc/self/fd/FD") into link: its length, or -1. pathBuffer receives the NUL-terminated path.</summary>
+    internal static nint ReadFdLink(int fd, byte* pathBuffer, byte* link, int capacity)
+    {
+        int length = WriteAscii(pathBuffer, "/proc/self/fd/"u8);
+        length += WriteDecimal(pathBuffer + length, fd);
+        pathBuffer[length] = 0;
+        return Libc.readlink(pathBuffer, link, capacity);
+    }
+
     /// <summary>Writes "/proc/PID" and returns its length.</summary>
     internal static int WriteProcPath(byte* destination, int pid)
     {

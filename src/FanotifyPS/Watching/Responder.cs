@@ -581,11 +581,7 @@ internal sealed unsafe class Responder : IDisposable
     private string ResolvePath(int fd, out bool isDeleted)
     {
         isDeleted = false;
-        int length = ProcessResolver.WriteAscii(_fdPath, "/proc/self/fd/"u8);
-        length += ProcessResolver.WriteDecimal(_fdPath + length, fd);
-        _fdPath[length] = 0;
-
-        nint linkLength = Libc.readlink(_fdPath, _link, LinkCapacity);
+        nint linkLength = ProcessResolver.ReadFdLink(fd, _fdPath, _link, LinkCapacity);
         if (linkLength < 0)
         {
             return string.Empty;
