@@ -23,6 +23,7 @@ $parameterText = @{
     'ExcludeProcessId' = 'Leaves out the events of these processes.'
     'Exe'              = 'Reports only the events of programs whose path matches any of these wildcards.'
     'ExcludeExe'       = 'Leaves out the events of programs whose path matches any of these wildcards.'
+    'SpinMicroseconds' = 'After a batch of events, the watcher keeps reading for up to this many microseconds before it sleeps: on a busy watch the next event comes sooner than a sleep and a wake-up take, and the spin lowers both the round trip of permission events and the CPU per event. The spin is adaptive: one that finds nothing makes the next ones rarer (up to every 64th batch), so a trickle of events costs no spinning. 0 turns it off. The default is 20.'
     'IncludeSelf'      = 'Also reports the events of this pwsh process. They are always allowed, and without this switch they are only counted in OwnEventCount.'
     'DenyPath'         = 'Denies permission events on files whose path matches any of these wildcards. Combined with -DenyExe and -DenyUser into one rule that matches when every given part matches.'
     'DenyExe'          = 'Denies permission events of programs whose path matches any of these wildcards.'
@@ -47,7 +48,7 @@ $commandText = @{
     'Start-FanotifyWatch' = @{
         Synopsis    = 'Starts a background fanotify watch and returns it.'
         Description = @(
-            'Start-FanotifyWatch opens the fanotify groups the requested events need, starts a responder thread for each, and marks the paths. The responder answers every permission event before any other work, and hands typed events to a bounded buffer that Get-FanotifyEvent reads.'
+            'Start-FanotifyWatch opens the fanotify groups the requested events need, starts a responder thread for each, and marks the paths. The responder answers every permission event first: before the verdict it reads only what the verdict needs (the process when a rule names a program or a user, or when the process was never seen; the path when a rule names one or the scope is Tree), and hands typed events to a bounded buffer that Get-FanotifyEvent reads.'
             'A permission policy (-DenyPath, -DenyExe, -DenyUser, -Rule) is compiled before the mark is placed and evaluated on the responder thread before each verdict. Events of this pwsh process are always allowed.'
             'The watch is also a PowerShell job (PSJobTypeName FanotifyWatch): Get-Job lists it under the same id, Receive-Job takes events from the buffer that Get-FanotifyEvent reads (-Keep leaves them there), Wait-Job returns when the watch has stopped or failed, Stop-Job stops it, and Remove-Job removes a stopped watch (with -Force, a running one). Warnings about dropped events and the error of a failed watch are in its Warning and Error streams.')
         Examples    = @(

@@ -66,6 +66,7 @@ Describe 'Parameter errors' -Tag 'RequireRoot' {
     It 'an unknown event name or a zero buffer is refused at binding' {
         (Get-ErrorFacts { Start-FanotifyWatch -Path $mount -Event Bogus }).Id | Should -BeLike 'CannotConvertArgumentNoMessage,*'
         (Get-ErrorFacts { Start-FanotifyWatch -Path $mount -BufferSize 0 }).Id | Should -BeLike 'ParameterArgumentValidationError,*'
+        (Get-ErrorFacts { Start-FanotifyWatch -Path $mount -SpinMicroseconds 1001 }).Id | Should -BeLike 'ParameterArgumentValidationError,*'
     }
 
     It 'an unknown watch id or name is a non-terminating ObjectNotFound error' {

@@ -104,6 +104,19 @@ Describe 'Events of other processes' -Tag 'RequireRoot' {
         $close.Exe | Should -Be $dash
     }
 
+    It 'names the new program of a process seen before that execs, though its open is answered before the read' {
+        # The pid is known as sh after its first open, so cat's open is answered first and its program read after.
+        # cat then waits on its stdin (sleep's pipe), so it is alive when the watcher reads it.
+        Invoke-Bounded sh @('-c', "sleep 1 | sh -c 'exec 3<$mount/data.txt; exec $cat $mount/data.txt - > /dev/null'") | Out-Null
+        $events = Receive-UntilEvent $watch { $_.Exe -eq $cat }
+        $opens = @($events | Where-Object { $_.Event -eq 'OpenPerm' -and $_.Path -eq "$mount/data.txt" })
+        $opens | Should -HaveCount 2
+        $opens[0].Exe | Should -Be $dash
+        $opens[1].Exe | Should -Be $cat
+        $opens[1].ProcessId | Should -Be $opens[0].ProcessId
+        $opens[1].IsProcessGone | Should -BeFalse
+    }
+
     It 'reads the events of watches given by pipeline or by -Id, and takes them from the buffer' {
         Invoke-Bounded $cat @("$mount/data.txt") | Out-Null
         Wait-Until { $watch.BufferedCount -ge 1 } | Should -BeTrue

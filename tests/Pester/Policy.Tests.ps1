@@ -55,6 +55,18 @@ Describe 'Deny policy' -Tag 'RequireRoot' {
         (Invoke-Bounded head @("$mount/public.txt")).Output | Should -Be 'public.txt'
     }
 
+    It '-DenyExe reads the program fresh: a shell seen before that execs cat is denied as cat' {
+        # The shell opens a file first, so its pid is known as sh when cat, in the same process, opens the next.
+        $watch = Start-FanotifyWatch -Path $mount -DenyExe '*/cat' -DenyPath '*/secret*'
+        $denied = Invoke-Bounded sh @('-c', "exec 3<$mount/public.txt; exec $cat $mount/secret.txt")
+        $denied.ExitCode | Should -Be 1
+        $denied.Output | Should -BeLike '*Operation not permitted*'
+        $events = Receive-UntilEvent $watch { $_.Response -eq 'Deny' }
+        $deny = $events | Where-Object Response -eq 'Deny'
+        $deny.Exe | Should -Be $cat
+        ($events | Where-Object Path -eq "$mount/public.txt").ProcessId | Should -Be $deny.ProcessId
+    }
+
     It '-DenyUser denies a user by name and leaves root alone' {
         $watch = Start-FanotifyWatch -Path $mount -DenyUser $nobody
         $denied = Invoke-Bounded setpriv @('--reuid=65534', '--regid=65534', '--clear-groups', $cat, "$mount/public.txt")

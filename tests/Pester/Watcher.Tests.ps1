@@ -35,6 +35,46 @@ Describe 'A consumer that never reads' -Tag 'RequireRoot' {
     }
 }
 
+Describe 'The spin before the responder sleeps' -Tag 'RequireRoot' {
+    BeforeAll {
+        $mount = New-TestMount
+        Set-Content "$mount/data.txt" 'payload'
+        # CPU seconds of this process's responder threads ("fanotify responder N (...)", cut to 15 characters).
+        function Get-ResponderCpuSeconds {
+            $ticks = 0
+            foreach ($task in Get-ChildItem "/proc/$PID/task") {
+                $stat = Get-Content "$($task.FullName)/stat" -Raw -ErrorAction Ignore
+                if ($stat -notlike '*(fanotify respon)*') { continue }
+                $fields = $stat.Substring($stat.LastIndexOf(')') + 2).Split(' ')
+                $ticks += [long]$fields[11] + [long]$fields[12]   # utime, stime
+            }
+            $ticks / 100
+        }
+    }
+    AfterAll { Remove-TestMount $mount }
+
+    It 'with -SpinMicroseconds <Spin>, answers 20,000 opens, delivers every event, and costs no CPU once idle' -TestCases @(
+        @{ Spin = 0 }, @{ Spin = 1000 }
+    ) {
+        $watch = Start-FanotifyWatch -Path $mount -Event OpenPerm -SpinMicroseconds $Spin -BufferSize 30000
+        try {
+            $run = Invoke-Bounded $openloop @("$mount/data.txt", '20000') -TimeoutSeconds 120
+            $run.ExitCode | Should -Be 0 -Because $run.Output
+            Wait-Until { $watch.EventCount -ge 20000 } | Should -BeTrue
+            $watch.AllowedCount | Should -Be 20000
+            @(Get-FanotifyEvent -Watch $watch) | Should -HaveCount 20000
+
+            # Idle: a spin starts only after a batch, so the responder sleeps in poll() and uses no CPU.
+            $before = Get-ResponderCpuSeconds
+            Start-Sleep -Seconds 2
+            (Get-ResponderCpuSeconds) - $before | Should -BeLessOrEqual 0.02
+        }
+        finally {
+            Stop-FanotifyWatch $watch
+        }
+    }
+}
+
 Describe 'Kernel queue overflow' -Tag 'RequireRoot' {
     BeforeAll { $mount = New-TestMount; Set-Content "$mount/data.txt" 'payload' }
     AfterAll { Remove-TestMount $mount }

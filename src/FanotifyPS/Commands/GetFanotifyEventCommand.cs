@@ -67,6 +67,15 @@ public sealed class GetFanotifyEventCommand : FanotifyFilterCommandBase, IDispos
     [Parameter(ParameterSetName = PathSet)]
     public SwitchParameter ThreadId { get; set; }
 
+    /// <summary>
+    /// After a batch of events, keep reading for this many microseconds before sleeping: the next event of a busy
+    /// watch comes sooner than a sleep and a wake-up take. Adaptive (a spin that finds nothing makes the next ones
+    /// rarer); 0 turns it off.
+    /// </summary>
+    [Parameter(ParameterSetName = PathSet)]
+    [ValidateRange(0, 1000)]
+    public int SpinMicroseconds { get; set; } = Responder.DefaultSpinMicroseconds;
+
     private ReportFilter? _streamFilter;
 
     protected override void ProcessRecord()
@@ -94,7 +103,7 @@ public sealed class GetFanotifyEventCommand : FanotifyFilterCommandBase, IDispos
         try
         {
             WatchSpec spec = WatchParameters.BuildSpec(this, Path, Scope, Event, BufferSize, "Get-FanotifyEvent", isAdHoc: true,
-                policy: null, auditOnly: false, IncludeSelf, ThreadId, WriteWarning);
+                policy: null, auditOnly: false, IncludeSelf, ThreadId, SpinMicroseconds, WriteWarning);
             watch = FanotifyWatch.Start(spec, WriteWarning);
             WriteVerbose($"Watching ({watch.Scope}) '{string.Join(", ", spec.Paths)}' for {spec.Events}; Ctrl+C stops.");
         }

@@ -59,12 +59,21 @@ public sealed class StartFanotifyWatchCommand : FanotifyFilterCommandBase
     [Parameter]
     public SwitchParameter ThreadId { get; set; }
 
+    /// <summary>
+    /// After a batch of events, keep reading for this many microseconds before sleeping: the next event of a busy
+    /// watch comes sooner than a sleep and a wake-up take. Adaptive (a spin that finds nothing makes the next ones
+    /// rarer); 0 turns it off.
+    /// </summary>
+    [Parameter]
+    [ValidateRange(0, 1000)]
+    public int SpinMicroseconds { get; set; } = Responder.DefaultSpinMicroseconds;
+
     protected override void ProcessRecord()
     {
         try
         {
             WatchSpec spec = WatchParameters.BuildSpec(this, Path, Scope, Event, BufferSize, Name, isAdHoc: false,
-                BuildPolicy(), AuditOnly, IncludeSelf, ThreadId, WriteWarning);
+                BuildPolicy(), AuditOnly, IncludeSelf, ThreadId, SpinMicroseconds, WriteWarning);
             string target = string.Join(", ", spec.Paths);
             if (!ShouldProcess(target, $"Start a fanotify watch ({spec.Events}, {spec.Scope} scope)"))
             {

@@ -13,7 +13,7 @@ internal static class WatchParameters
     /// <summary>Validates what a watch is started with and puts it together.</summary>
     internal static WatchSpec BuildSpec(FanotifyFilterCommandBase cmdlet, string[]? paths, FanotifyScope scope,
         FanotifyEventType[]? events, int bufferSize, string? name, bool isAdHoc, PermissionPolicy? policy,
-        bool auditOnly, bool includeSelf, bool threadIds, System.Action<string> writeWarning)
+        bool auditOnly, bool includeSelf, bool threadIds, int spinMicroseconds, System.Action<string> writeWarning)
     {
         string[] resolved = ResolvePaths(cmdlet, paths, scope);
         FanotifyEventType combined = CombineEvents(events, scope);
@@ -49,6 +49,7 @@ internal static class WatchParameters
             AuditOnly = auditOnly,
             IncludeSelf = includeSelf,
             ThreadIds = threadIds,
+            SpinMicroseconds = spinMicroseconds,
             CommandText = $"{cmdlet.MyInvocation.MyCommand.Name} -Path {string.Join(", ", resolved.Select(p => $"'{p}'"))} " +
                 $"-Scope {scope} -Event {combined}" + (policy is null ? string.Empty : $" ({policy.Rules.Length} rules)"),
         };

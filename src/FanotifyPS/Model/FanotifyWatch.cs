@@ -237,6 +237,7 @@ public sealed class FanotifyWatch : Job2
             AuditOnly = spec.AuditOnly,
             IncludeSelf = spec.IncludeSelf,
             ThreadIds = spec.ThreadIds,
+            SpinMicroseconds = spec.SpinMicroseconds,
             Handles = handles,
         });
         _responders.Add(responder);
@@ -496,6 +497,7 @@ internal sealed class WatchSpec
     public bool AuditOnly { get; init; }
     public bool IncludeSelf { get; init; }
     public bool ThreadIds { get; init; }
+    public int SpinMicroseconds { get; init; } = Responder.DefaultSpinMicroseconds;
 
     /// <summary>What Get-Job shows in its Command column.</summary>
     public string CommandText { get; init; } = "Start-FanotifyWatch";

@@ -27,11 +27,23 @@ internal sealed class PermissionPolicy
         NeedsPath = compiled.Any(r => r.Path.Count != 0);
         NeedsUser = compiled.Any(r => r.Uids.Length != 0);
         NeedsErrno = compiled.Any(r => r.Errno != 0);
+        EventMask = compiled.Aggregate(0UL, (all, r) => all | r.Mask);
+        PathMask = compiled.Where(r => r.Path.Count != 0).Aggregate(0UL, (all, r) => all | r.Mask);
+        ProcessMask = compiled.Where(r => r.Exe.Count != 0 || r.Uids.Length != 0).Aggregate(0UL, (all, r) => all | r.Mask);
     }
 
     public FanotifyRule[] Rules { get; }
 
     public bool NeedsPath { get; }
+
+    /// <summary>The events some rule applies to.</summary>
+    public ulong EventMask { get; }
+
+    /// <summary>The events some rule with a -Path applies to: their path is read before the verdict.</summary>
+    public ulong PathMask { get; }
+
+    /// <summary>The events some rule with an -Exe or -User applies to: their process is read before the verdict.</summary>
+    public ulong ProcessMask { get; }
 
     public bool NeedsUser { get; }
 
@@ -65,27 +77,28 @@ internal sealed class PermissionPolicy
     }
 
     /// <summary>
-    /// Whether any rule could match, judged by the parts known without a syscall (event, program, user). When none
-    /// can, the path is not read before the verdict: the opener waits for one readlink less.
+    /// The events for which some rule could match this program and user: the rules' -Exe and -User judged once per
+    /// process (the responder keeps the answer with the process), their -Path later and only if needed.
     /// </summary>
-    public bool CouldMatch(ulong mask, string exe, int uid)
+    public ulong MatchMask(string exe, int uid)
     {
-        CompiledRule[] rules = _rules;
-        for (int i = 0; i < rules.Length; i++)
+        ulong mask = 0;
+        foreach (CompiledRule rule in _rules)
         {
-            CompiledRule rule = rules[i];
-            if ((rule.Mask & mask) != 0 &&
-                (rule.Exe.Count == 0 || rule.Exe.IsMatchAny(exe)) &&
+            if ((rule.Exe.Count == 0 || rule.Exe.IsMatchAny(exe)) &&
                 (rule.Uids.Length == 0 || Array.IndexOf(rule.Uids, uid) >= 0))
             {
-                return true;
+                mask |= rule.Mask;
             }
         }
 
-        return false;
+        return mask;
     }
 
-    /// <summary>The index of the first rule that matches, or -1. path is null when no rule needs it.</summary>
+    /// <summary>
+    /// The index of the first rule that matches, or -1. path is null when no rule needs it; exe and uid are unknown
+    /// (empty, -1) only when no rule for this event names a program or a user.
+    /// </summary>
     public int Evaluate(ulong mask, string? path, string exe, int uid)
     {
         CompiledRule[] rules = _rules;

@@ -31,6 +31,9 @@ internal sealed class ProcessInfo
 
     /// <summary>The thread group id (differs from the event's pid only when the watch reports threads); 0 when unknown.</summary>
     public int ProcessId { get; }
+
+    /// <summary>PermissionPolicy.MatchMask of this process plus one, kept by the responder that owns it; 0 until then.</summary>
+    internal ulong RuleMaskPlusOne;
 }
 
 /// <summary>
@@ -107,6 +110,9 @@ internal sealed unsafe class ProcessResolver : IDisposable
         isGone = !isKernelThread;
         return facts;
     }
+
+    /// <summary>The pid was seen alive before: its facts are cached (they may be stale until Resolve reads the exe link).</summary>
+    public bool IsCached(int pid) => _cache.ContainsKey(pid);
 
     /// <summary>What was last known of pid, for a process that is already gone.</summary>
     public ProcessInfo Cached(int pid) => _cache.TryGetValue(pid, out ProcessInfo? last) ? last : ProcessInfo.Unknown;

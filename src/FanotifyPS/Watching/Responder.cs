@@ -11,10 +11,16 @@ namespace FanotifyPS.Watching;
  *   and closes event fds, and closes the group fd when it ends (close() from another thread would not wake
  *   its poll(), and the fd number could be reused under it). Stop = write to the shared eventfd, then join.
  * - A batch is handled in two passes. Pass 1 answers every permission event; before the verdict it reads
- *   only what the verdict needs: the process (the exe link, about a microsecond on a cache hit; the process
- *   is held in open() only until then, and a short-lived one such as cat is gone right after), and the path
- *   when a rule or a Tree scope needs it. Pass 2 resolves the rest, filters, and hands events to the
- *   EventBuffer with TryWrite (never waiting; refusals are counted).
+ *   only what the verdict needs: the process when a rule for the event names a program or a user (fresh: an
+ *   execve() must not slip past an -Exe rule), or when the pid was never seen (the process is held in open()
+ *   only until the verdict, and a short-lived one such as cat is gone right after); the path when a rule or a
+ *   Tree scope needs it. A process seen before is answered first and read in pass 2, as the fanotify(7)
+ *   example does. Pass 2 resolves the rest, filters, and hands events to the EventBuffer with TryWrite (never
+ *   waiting; refusals are counted).
+ * - After a batch the responder reads again for up to SpinMicroseconds before it sleeps in poll(): on a busy
+ *   group the next event comes within microseconds, and a sleep and a wake-up cost more than the spin (most
+ *   on a virtual machine). A spin that finds nothing doubles how many batches pass before the next one (up to
+ *   MaxSpinBackoff), so that a trickle of events costs no spinning; one that finds an event resets it.
  * - Nothing here may open a file on a watched filesystem: only /proc is read (and O_PATH opens by handle,
  *   which raise no fanotify event), and everything this thread runs is executed once by WarmUp() before the
  *   first mark is placed (JIT, type initializers, statics). The steady state throws nothing and formats
@@ -26,9 +32,11 @@ namespace FanotifyPS.Watching;
 internal sealed unsafe class Responder : IDisposable
 {
     internal const int ReadBufferSize = 64 * 1024;
+    internal const int DefaultSpinMicroseconds = 20;
     private const int MaxEventsPerRead = ReadBufferSize / Fanotify.FAN_EVENT_METADATA_LEN;
     private const int LinkCapacity = 4096 + 16;    // PATH_MAX plus " (deleted)"
     private const int MaxBatchesBetweenPolls = 64;
+    private const int MaxSpinBackoff = 64;
     private const ulong EventBits = ~(Fanotify.FAN_ONDIR | Fanotify.FAN_EVENT_ON_CHILD);
     private static readonly byte[] s_deletedSuffix = " (deleted)"u8.ToArray();
 
@@ -40,6 +48,7 @@ internal sealed unsafe class Responder : IDisposable
     private Slot[] _slots = new Slot[MaxEventsPerRead + 1];
     private readonly ProcessResolver _processes = new();
     private readonly ManualResetEventSlim _ready = new(false);
+    private readonly long _spinTicks;
     private readonly Thread _thread;
 
     private byte* _readBuffer;
@@ -73,6 +82,7 @@ internal sealed unsafe class Responder : IDisposable
         _link = (byte*)NativeMemory.Alloc(LinkCapacity);
         _fdPath = (byte*)NativeMemory.Alloc(64);
         _statx = (byte*)NativeMemory.AlignedAlloc(Libc.StatxSize, 8);
+        _spinTicks = settings.SpinMicroseconds * System.Diagnostics.Stopwatch.Frequency / 1_000_000;
         _thread = new Thread(Run, maxStackSize: 512 * 1024)
         {
             IsBackground = true,
@@ -185,13 +195,29 @@ internal sealed unsafe class Responder : IDisposable
         fds[1] = new Libc.pollfd { fd = _stopEvent.Fd, events = Libc.POLLIN };
 
         int batchesSincePoll = 0;
+        int spinBackoff = 0, batchesBeforeSpin = 0;
         while (true)
         {
-            // While events keep coming, read() alone: poll(), and the sleep in it, only once the queue is empty,
-            // and after MaxBatchesBetweenPolls batches in a row, to see a stop request.
+            // While events keep coming, read() alone: poll(), and the sleep in it, only once the queue is empty
+            // (and a spin found nothing), and after MaxBatchesBetweenPolls batches in a row, to see a stop request.
             if (batchesSincePoll < MaxBatchesBetweenPolls)
             {
-                switch (ReadBatch(groupFd))
+                BatchResult result = ReadBatch(groupFd);
+                if (result == BatchResult.Empty && batchesSincePoll > 0 && _spinTicks > 0)
+                {
+                    if (batchesBeforeSpin > 0)
+                    {
+                        batchesBeforeSpin--;
+                    }
+                    else
+                    {
+                        result = Spin(groupFd);
+                        spinBackoff = result == BatchResult.Empty ? Math.Min(Math.Max(1, spinBackoff * 2), MaxSpinBackoff) : 0;
+                        batchesBeforeSpin = spinBackoff;
+                    }
+                }
+
+                switch (result)
                 {
                     case BatchResult.Handled:
                         batchesSincePoll++;
@@ -235,6 +261,20 @@ internal sealed unsafe class Responder : IDisposable
         Handled,
         Empty,
         Failed,
+    }
+
+    /// <summary>Reads until a batch comes or the spin time is over.</summary>
+    private BatchResult Spin(int groupFd)
+    {
+        long deadline = System.Diagnostics.Stopwatch.GetTimestamp() + _spinTicks;
+        BatchResult result;
+        do
+        {
+            result = ReadBatch(groupFd);
+        }
+        while (result == BatchResult.Empty && System.Diagnostics.Stopwatch.GetTimestamp() < deadline);
+
+        return result;
     }
 
     /// <summary>Reads and handles one batch.</summary>
@@ -313,11 +353,18 @@ internal sealed unsafe class Responder : IDisposable
             return;
         }
 
-        slot.Process = _processes.Resolve(record.Pid, out slot.IsGone);
         PermissionPolicy? policy = _settings.Policy;
         ReportFilter filter = _settings.Filter;
-        bool mayMatch = policy is not null && policy.CouldMatch(record.Mask, slot.Process.Exe, slot.Process.UserId);
-        if ((mayMatch && policy!.NeedsPath) || filter.HasTree)
+        ulong mask = record.Mask;
+        if ((policy is not null && (mask & policy.ProcessMask) != 0) || !_processes.IsCached(record.Pid))
+        {
+            slot.Process = _processes.Resolve(record.Pid, out slot.IsGone);
+        }
+
+        // Without the process, no rule for this event names one: those rules match any process.
+        bool mayMatch = policy is not null && (mask & policy.EventMask) != 0 &&
+            (slot.Process is null || (RuleMask(policy, slot.Process) & mask) != 0);
+        if ((mayMatch && (mask & policy!.PathMask) != 0) || filter.HasTree)
         {
             slot.Path = ResolvePath(record.Fd, out slot.IsDeleted);
         }
@@ -329,7 +376,7 @@ internal sealed unsafe class Responder : IDisposable
         }
         else if (mayMatch)
         {
-            slot.Rule = policy!.Evaluate(record.Mask, slot.Path, slot.Process.Exe, slot.Process.UserId);
+            slot.Rule = policy!.Evaluate(mask, slot.Path, slot.Process?.Exe ?? string.Empty, slot.Process?.UserId ?? -1);
         }
 
         if (policy is not null && policy.Denies(slot.Rule))
@@ -358,6 +405,17 @@ internal sealed unsafe class Responder : IDisposable
         slot.Verdict = FanotifyResponse.Allow;
         _allowedCount++;
         Respond(groupFd, record.Fd, Fanotify.FAN_ALLOW);
+    }
+
+    /// <summary>The events some rule could match for this process, judged once per process and kept with it.</summary>
+    private static ulong RuleMask(PermissionPolicy policy, ProcessInfo process)
+    {
+        if (process.RuleMaskPlusOne == 0)
+        {
+            process.RuleMaskPlusOne = policy.MatchMask(process.Exe, process.UserId) + 1;
+        }
+
+        return process.RuleMaskPlusOne - 1;
     }
 
     /// <summary>Writes a response; returns 0 or the errno (a failed write leaves nothing to retry but a refused errno).</summary>
@@ -415,10 +473,10 @@ internal sealed unsafe class Responder : IDisposable
             path = ResolveHandles(batch, record, info, out directoryPath, out name, out oldPath, out newPath, out isDeleted);
         }
 
-        // The process: already known for a permission event; else read now, checked against the pidfd.
+        // The process: known if the verdict needed it; else read now (checked against the pidfd, if any).
         ProcessInfo process;
         bool isGone;
-        if (slot.Decided && record.Pid != _ownPid)
+        if (slot.Process is not null)
         {
             process = slot.Process!;
             isGone = slot.IsGone;
@@ -627,13 +685,15 @@ internal sealed unsafe class Responder : IDisposable
 
         if (_settings.Kind == GroupKind.FileDescriptor)
         {
-            Span<byte> batch = stackalloc byte[Fanotify.FAN_EVENT_METADATA_LEN * 5];
-            int[] fds = [Libc.eventfd(0, Libc.EFD_CLOEXEC), Libc.eventfd(0, Libc.EFD_CLOEXEC), Libc.eventfd(0, Libc.EFD_CLOEXEC), Libc.eventfd(0, Libc.EFD_CLOEXEC)];
+            // Pid 1 twice: read before its first verdict, answered first the second time.
+            Span<byte> batch = stackalloc byte[Fanotify.FAN_EVENT_METADATA_LEN * 6];
+            int[] fds = [Libc.eventfd(0, Libc.EFD_CLOEXEC), Libc.eventfd(0, Libc.EFD_CLOEXEC), Libc.eventfd(0, Libc.EFD_CLOEXEC), Libc.eventfd(0, Libc.EFD_CLOEXEC), Libc.eventfd(0, Libc.EFD_CLOEXEC)];
             WriteSyntheticRecord(batch, 0, Fanotify.FAN_OPEN_PERM, fds[0], 1);
             WriteSyntheticRecord(batch, 1, Fanotify.FAN_OPEN_EXEC_PERM, fds[1], _ownPid);
             WriteSyntheticRecord(batch, 2, Fanotify.FAN_CLOSE_WRITE, fds[2], 0);
             WriteSyntheticRecord(batch, 3, Fanotify.FAN_OPEN, fds[3], int.MaxValue);
             WriteSyntheticRecord(batch, 4, Fanotify.FAN_Q_OVERFLOW, Fanotify.FAN_NOFD, 0);
+            WriteSyntheticRecord(batch, 5, Fanotify.FAN_OPEN_PERM, fds[4], 1);
             HandleBatch(batch, groupFd);
         }
         else
@@ -649,7 +709,7 @@ internal sealed unsafe class Responder : IDisposable
         // The deny path (with and without an errno) and the policy matcher, against an fd the group does not know.
         if (_settings.Policy is { } policy)
         {
-            _ = policy.CouldMatch(Fanotify.FAN_OPEN_PERM, "/", 0);
+            _ = RuleMask(policy, new ProcessInfo([], "/", "/", "/", 0, 0, 0));
             _ = policy.Evaluate(Fanotify.FAN_OPEN_PERM, "/", "/", 0);
             for (int rule = 0; rule < policy.Rules.Length; rule++)
             {
@@ -769,6 +829,7 @@ internal sealed class ResponderSettings
     public bool AuditOnly { get; init; }
     public bool IncludeSelf { get; init; }
     public bool ThreadIds { get; init; }
+    public int SpinMicroseconds { get; init; }
     public HandleResolver? Handles { get; init; }
 }
 
