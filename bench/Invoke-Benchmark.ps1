@@ -75,11 +75,12 @@ function Measure-Reference([string] $Mode) {
 }
 
 function Measure-FanotifyPS {
-    param([string[]] $Event, [string] $Consumer = 'Measure', [int] $RuleCount = 0, [string] $Mode = 'Stream', [scriptblock] $Workload = { Measure-Workload })
+    param([string[]] $Event, [string] $Consumer = 'Measure', [int] $RuleCount = 0, [int] $SpinMicroseconds = -1,
+        [string] $Mode = 'Stream', [scriptblock] $Workload = { Measure-Workload })
     $ready = Join-Path $work "ready-$([guid]::NewGuid())"
     $stop = "$ready.stop"
     $arguments = @($pwshPrefix) + @('-NoProfile', '-NonInteractive', '-File', $watcherScript, '-ModulePath', $ModulePath,
-        '-Mount', $mount, '-Ready', $ready, '-Stop', $stop, '-Mode', $Mode, '-Consumer', $Consumer, '-RuleCount', $RuleCount,
+        '-Mount', $mount, '-Ready', $ready, '-Stop', $stop, '-Mode', $Mode, '-Consumer', $Consumer, '-RuleCount', $RuleCount, '-SpinMicroseconds', $SpinMicroseconds,
         '-CsvPath', (Join-Path $work 'events.csv'), '-Event', ($Event -join ','))
     if ($Mode -eq 'Flood') { $arguments += @('-BufferSize', '10000') }
     $child = Start-Child $pwsh $arguments
@@ -127,6 +128,7 @@ try {
         Add-Row $rows '2 C reference, permission' (Measure-Reference perm)
         Add-Row $rows '3 C reference, notification' (Measure-Reference notif)
         Add-Row $rows '4 FanotifyPS OpenPerm,CloseWrite | Measure-Object' (Measure-FanotifyPS -Event OpenPerm, CloseWrite)
+        Add-Row $rows '4s FanotifyPS OpenPerm,CloseWrite, no spin' (Measure-FanotifyPS -Event OpenPerm, CloseWrite -SpinMicroseconds 0)
         Add-Row $rows '6 FanotifyPS OpenPerm,CloseWrite, 100 rules' (Measure-FanotifyPS -Event OpenPerm, CloseWrite -RuleCount 100)
         Add-Row $rows '5a FanotifyPS Open,CloseWrite | Measure-Object' (Measure-FanotifyPS -Event Open, CloseWrite)
         Add-Row $rows '5b FanotifyPS Open,CloseWrite | Export-Csv' (Measure-FanotifyPS -Event Open, CloseWrite -Consumer Csv)
@@ -188,6 +190,11 @@ try {
         (($edges | ForEach-Object { '{0:N0}/{1:N0}' -f $_.edge_events_per_sec, $_.range_per_sec }) -join ', '))
     Write-Host ("  flood of 500,000 events, never read, buffer 10,000: RSS grew {0} MB, {1} dropped, peak RSS {2} MB" -f $flood.Stats.rss_growth_mb, $flood.Dropped, $flood.PeakRssMb)
     Write-Host ("  permission round trip p50/p99: C {0}/{1} us, FanotifyPS {2}/{3} us" -f $cPerm.Load.Open.p50_us, $cPerm.Load.Open.p99_us, $perm.Load.Open.p50_us, $perm.Load.Open.p99_us)
+    # What the spin costs: the listener's CPU per event delivered, with and without it.
+    $noSpin = $rows['4s FanotifyPS OpenPerm,CloseWrite, no spin']
+    function CpuPerEvent($row) { [math]::Round($row.CpuSeconds * 1e6 / [math]::Max(1, $row.Delivered), 1) }
+    Write-Host ("  permission listener process CPU per event: C {0} us, FanotifyPS {1} us, FanotifyPS without the spin {2} us (open/s without it: {3:N0})" -f
+        (CpuPerEvent $cPerm), (CpuPerEvent $perm), (CpuPerEvent $noSpin), $noSpin.Load.Open.ops_per_sec)
 
     $report = [ordered]@{
         date       = (Get-Date).ToString('o')
@@ -198,6 +205,7 @@ try {
         rounds     = $Rounds
         rows       = $table
         promises   = $promises
+        cpu_us_per_event = [ordered]@{ c_reference = CpuPerEvent $cPerm; fanotifyps = CpuPerEvent $perm; fanotifyps_no_spin = CpuPerEvent $noSpin }
         edge       = $edge.Stats
         flood      = $flood.Stats
     }
