@@ -130,6 +130,7 @@ try {
         Add-Row $rows '4 FanotifyPS OpenPerm,CloseWrite | Measure-Object' (Measure-FanotifyPS -Event OpenPerm, CloseWrite)
         Add-Row $rows '4s FanotifyPS OpenPerm,CloseWrite, no spin' (Measure-FanotifyPS -Event OpenPerm, CloseWrite -SpinMicroseconds 0)
         Add-Row $rows '6 FanotifyPS OpenPerm,CloseWrite, 100 rules' (Measure-FanotifyPS -Event OpenPerm, CloseWrite -RuleCount 100)
+        Add-Row $rows '6a FanotifyPS OpenPerm,CloseWrite, 1 rule' (Measure-FanotifyPS -Event OpenPerm, CloseWrite -RuleCount 1)
         Add-Row $rows '5a FanotifyPS Open,CloseWrite | Measure-Object' (Measure-FanotifyPS -Event Open, CloseWrite)
         Add-Row $rows '5b FanotifyPS Open,CloseWrite | Export-Csv' (Measure-FanotifyPS -Event Open, CloseWrite -Consumer Csv)
     }
@@ -190,6 +191,11 @@ try {
         (($edges | ForEach-Object { '{0:N0}/{1:N0}' -f $_.edge_events_per_sec, $_.range_per_sec }) -join ', '))
     Write-Host ("  flood of 500,000 events, never read, buffer 10,000: RSS grew {0} MB, {1} dropped, peak RSS {2} MB" -f $flood.Stats.rss_growth_mb, $flood.Dropped, $flood.PeakRssMb)
     Write-Host ("  permission round trip p50/p99: C {0}/{1} us, FanotifyPS {2}/{3} us" -f $cPerm.Load.Open.p50_us, $cPerm.Load.Open.p99_us, $perm.Load.Open.p50_us, $perm.Load.Open.p99_us)
+    # A rule that names a program needs the program read before the verdict (one readlink in the round trip, which
+    # a watch without rules defers): 1 rule against 100 shows what the number of rules costs on top of that.
+    $oneRule = $rows['6a FanotifyPS OpenPerm,CloseWrite, 1 rule']
+    Write-Host ("  100 rules vs 1 rule, open/s: {0} (1 rule vs none: {1})" -f (Ratio $rules.Load.Open.ops_per_sec $oneRule.Load.Open.ops_per_sec),
+        (Ratio $oneRule.Load.Open.ops_per_sec $perm.Load.Open.ops_per_sec))
     # What the spin costs: the listener's CPU per event delivered, with and without it.
     $noSpin = $rows['4s FanotifyPS OpenPerm,CloseWrite, no spin']
     function CpuPerEvent($row) { [math]::Round($row.CpuSeconds * 1e6 / [math]::Max(1, $row.Delivered), 1) }
@@ -205,6 +211,7 @@ try {
         rounds     = $Rounds
         rows       = $table
         promises   = $promises
+        rules_100_vs_1 = Ratio $rules.Load.Open.ops_per_sec $oneRule.Load.Open.ops_per_sec
         cpu_us_per_event = [ordered]@{ c_reference = CpuPerEvent $cPerm; fanotifyps = CpuPerEvent $perm; fanotifyps_no_spin = CpuPerEvent $noSpin }
         edge       = $edge.Stats
         flood      = $flood.Stats
