@@ -140,12 +140,13 @@ try {
     # each pair compares the two within seconds of each other (the best-of rows above may be minutes apart, and the
     # C reference's own best moves by half between quiet and busy minutes here). The median of the pairs' ratios.
     $warmThenOpen = { $null = Invoke-Load open -Count ([math]::Max(1000, $Operations / 5)); Invoke-Load open }
-    $pairs = foreach ($pair in 1..$Pairs) {
+    # Not $pairs: names are case-insensitive, and that is the [int] parameter.
+    $pairRuns = foreach ($pair in 1..$Pairs) {
         $c = (Measure-Reference perm -Workload $warmThenOpen).Load.ops_per_sec
         $f = (Measure-FanotifyPS -Event OpenPerm, CloseWrite -Workload $warmThenOpen).Load.ops_per_sec
         [pscustomobject]@{ c_open_per_sec = $c; fanotifyps_open_per_sec = $f; ratio = [math]::Round($f / $c, 3) }
     }
-    $pairedMedian = ($pairs.ratio | Sort-Object)[[math]::Floor(($pairs.Count - 1) / 2)]
+    $pairedMedian = ($pairRuns.ratio | Sort-Object)[[math]::Floor(($pairRuns.Count - 1) / 2)]
 
     # The pipeline edge: buffered events through Measure-Object against 1..N | Measure-Object, both timed in the
     # same process one after the other. Three runs; the ratio is the median of the three runs' ratios (one run
@@ -203,8 +204,8 @@ try {
         (($edges | ForEach-Object { '{0:N0}/{1:N0}' -f $_.edge_events_per_sec, $_.range_per_sec }) -join ', '))
     Write-Host ("  flood of 500,000 events, never read, buffer 10,000: RSS grew {0} MB, {1} dropped, peak RSS {2} MB" -f $flood.Stats.rss_growth_mb, $flood.Dropped, $flood.PeakRssMb)
     Write-Host ("  permission round trip p50/p99: C {0}/{1} us, FanotifyPS {2}/{3} us" -f $cPerm.Load.Open.p50_us, $cPerm.Load.Open.p99_us, $perm.Load.Open.p50_us, $perm.Load.Open.p99_us)
-    Write-Host ("  paired permission runs, FanotifyPS open/s vs C (median of {0}): {1}; pairs: {2}" -f $pairs.Count, $pairedMedian,
-        (($pairs | ForEach-Object { '{0:N0}/{1:N0}' -f $_.fanotifyps_open_per_sec, $_.c_open_per_sec }) -join ', '))
+    Write-Host ("  paired permission runs, FanotifyPS open/s vs C (median of {0}): {1}; pairs: {2}" -f $pairRuns.Count, $pairedMedian,
+        (($pairRuns | ForEach-Object { '{0:N0}/{1:N0}' -f $_.fanotifyps_open_per_sec, $_.c_open_per_sec }) -join ', '))
     # A rule that names a program needs the program read before the verdict (one readlink in the round trip, which
     # a watch without rules defers): 1 rule against 100 shows what the number of rules costs on top of that.
     $oneRule = $rows['6a FanotifyPS OpenPerm,CloseWrite, 1 rule']
@@ -225,7 +226,7 @@ try {
         rounds     = $Rounds
         rows       = $table
         promises   = $promises
-        paired_permission = [ordered]@{ median_ratio = $pairedMedian; pairs = @($pairs) }
+        paired_permission = [ordered]@{ median_ratio = $pairedMedian; pairs = @($pairRuns) }
         rules_100_vs_1 = Ratio $rules.Load.Open.ops_per_sec $oneRule.Load.Open.ops_per_sec
         cpu_us_per_event = [ordered]@{ c_reference = CpuPerEvent $cPerm; fanotifyps = CpuPerEvent $perm; fanotifyps_no_spin = CpuPerEvent $noSpin }
         edge       = $edge.Stats

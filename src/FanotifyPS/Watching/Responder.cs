@@ -344,7 +344,6 @@ internal sealed unsafe class Responder : IDisposable
     /// <summary>Evaluates and writes the verdict of one permission event.</summary>
     private void Decide(int groupFd, in FanotifyEventRecord record, ref Slot slot)
     {
-        slot.Decided = true;
         if (record.Pid == _ownPid)
         {
             slot.Verdict = FanotifyResponse.Allow;
@@ -478,7 +477,7 @@ internal sealed unsafe class Responder : IDisposable
         bool isGone;
         if (slot.Process is not null)
         {
-            process = slot.Process!;
+            process = slot.Process;
             isGone = slot.IsGone;
         }
         else
@@ -808,7 +807,6 @@ internal sealed unsafe class Responder : IDisposable
     /// <summary>What pass 1 learned of an event, for pass 2.</summary>
     private struct Slot
     {
-        public bool Decided;
         public ProcessInfo? Process;
         public bool IsGone;
         public string? Path;
