@@ -30,8 +30,12 @@ internal sealed class EventBuffer : IDisposable
     /// <summary>How often a full buffer is re-counted, to see room that Receive-Job made.</summary>
     private const int RecountMilliseconds = 20;
 
-    /// <summary>The pump sleeps this long after a wake-up, so that a burst costs one wake-up, not one per event.</summary>
-    private const int CoalesceMilliseconds = 1;
+    /// <summary>
+    /// The pump sleeps this long after a wake-up, so that a burst costs one wake-up of the pump and of its readers,
+    /// not one per event. 5 ms against 1 ms: 6-11% more permission opens/s in A/B on two CPUs, the pump's and the
+    /// reader's wake-ups a fifth; readers see an event at most about 5 ms later.
+    /// </summary>
+    private const int CoalesceMilliseconds = 5;
 
     private readonly ConcurrentQueue<FanotifyEvent> _queue = new();
     private readonly AutoResetEvent _wakePump = new(false);
