@@ -61,8 +61,8 @@ public sealed class StartFanotifyWatchCommand : FanotifyFilterCommandBase
 
     /// <summary>
     /// After a batch of events, keep reading for this many microseconds before sleeping: the next event of a busy
-    /// watch comes sooner than a sleep and a wake-up take. Adaptive (a spin that finds nothing makes the next ones
-    /// rarer); 0 turns it off.
+    /// watch may come sooner than a sleep and a wake-up take. Adaptive (a spin that finds nothing makes the next
+    /// ones rarer); 0, the default, turns it off.
     /// </summary>
     [Parameter]
     [ValidateRange(0, 1000)]

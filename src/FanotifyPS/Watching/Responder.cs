@@ -17,9 +17,9 @@ namespace FanotifyPS.Watching;
  *   Tree scope needs it. A process seen before is answered first and read in pass 2, as the fanotify(7)
  *   example does. Pass 2 resolves the rest, filters, and hands events to the EventBuffer with TryWrite (never
  *   waiting; refusals are counted).
- * - After a batch the responder reads again for up to SpinMicroseconds before it sleeps in poll(): on a busy
- *   group the next event comes within microseconds, and a sleep and a wake-up cost more than the spin (most
- *   on a virtual machine). A spin that finds nothing doubles how many batches pass before the next one (up to
+ * - With -SpinMicroseconds (off by default), after a batch the responder reads again for up to that long before
+ *   it sleeps in poll(): on a busy group the next event often comes within microseconds, and a sleep and a
+ *   wake-up can cost more than the spin (most on a virtual machine). A spin that finds nothing doubles how many batches pass before the next one (up to
  *   MaxSpinBackoff), so that a trickle of events costs no spinning; one that finds an event resets it.
  * - Nothing here may open a file on a watched filesystem: only /proc is read (and O_PATH opens by handle,
  *   which raise no fanotify event), and everything this thread runs is executed once by WarmUp() before the
@@ -32,7 +32,7 @@ namespace FanotifyPS.Watching;
 internal sealed unsafe class Responder : IDisposable
 {
     internal const int ReadBufferSize = 64 * 1024;
-    internal const int DefaultSpinMicroseconds = 20;
+    internal const int DefaultSpinMicroseconds = 0;
     private const int MaxEventsPerRead = ReadBufferSize / Fanotify.FAN_EVENT_METADATA_LEN;
     private const int LinkCapacity = 4096 + 16;    // PATH_MAX plus " (deleted)"
     private const int MaxBatchesBetweenPolls = 64;
