@@ -53,6 +53,23 @@ Describe 'The spin before the responder sleeps' -Tag 'RequireRoot' {
     }
     AfterAll { Remove-TestMount $mount }
 
+    It 'spins by default only when verdicts wait for a read (rules, Tree scope), and keeps a value given' {
+        $watches = @(
+            Start-FanotifyWatch -Path $mount -Event OpenPerm
+            Start-FanotifyWatch -Path $mount -Event OpenPerm -DenyExe '*/nothing'
+            Start-FanotifyWatch -Path $mount -Event OpenPerm -Scope Tree
+            Start-FanotifyWatch -Path $mount -Event CloseWrite -Scope Tree
+            Start-FanotifyWatch -Path $mount -Event OpenPerm -DenyExe '*/nothing' -SpinMicroseconds 0
+            Start-FanotifyWatch -Path $mount -Event OpenPerm -SpinMicroseconds 7
+        )
+        try {
+            $watches.SpinMicroseconds | Should -Be @(0, 20, 20, 0, 0, 7)
+        }
+        finally {
+            $watches | Stop-FanotifyWatch
+        }
+    }
+
     It 'with -SpinMicroseconds <Spin>, answers 20,000 opens, delivers every event, and costs no CPU once idle' -TestCases @(
         @{ Spin = 0 }, @{ Spin = 1000 }
     ) {

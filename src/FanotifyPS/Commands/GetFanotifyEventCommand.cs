@@ -70,11 +70,11 @@ public sealed class GetFanotifyEventCommand : FanotifyFilterCommandBase, IDispos
     /// <summary>
     /// After a batch of events, keep reading for this many microseconds before sleeping: the next event of a busy
     /// watch may come sooner than a sleep and a wake-up take. Adaptive (a spin that finds nothing makes the next
-    /// ones rarer); 0, the default, turns it off.
+    /// ones rarer); 0 turns it off. Not given: 20 when verdicts wait for a read (rules, Tree scope), else 0.
     /// </summary>
     [Parameter(ParameterSetName = PathSet)]
     [ValidateRange(0, 1000)]
-    public int SpinMicroseconds { get; set; } = Responder.DefaultSpinMicroseconds;
+    public int SpinMicroseconds { get; set; } = Responder.AutomaticSpin;
 
     private ReportFilter? _streamFilter;
 

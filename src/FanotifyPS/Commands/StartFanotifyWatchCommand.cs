@@ -62,11 +62,11 @@ public sealed class StartFanotifyWatchCommand : FanotifyFilterCommandBase
     /// <summary>
     /// After a batch of events, keep reading for this many microseconds before sleeping: the next event of a busy
     /// watch may come sooner than a sleep and a wake-up take. Adaptive (a spin that finds nothing makes the next
-    /// ones rarer); 0, the default, turns it off.
+    /// ones rarer); 0 turns it off. Not given: 20 when verdicts wait for a read (rules, Tree scope), else 0.
     /// </summary>
     [Parameter]
     [ValidateRange(0, 1000)]
-    public int SpinMicroseconds { get; set; } = Responder.DefaultSpinMicroseconds;
+    public int SpinMicroseconds { get; set; } = Responder.AutomaticSpin;
 
     protected override void ProcessRecord()
     {

@@ -49,7 +49,8 @@ internal static class WatchParameters
             AuditOnly = auditOnly,
             IncludeSelf = includeSelf,
             ThreadIds = threadIds,
-            SpinMicroseconds = spinMicroseconds,
+            SpinMicroseconds = Responder.ChooseSpin(spinMicroseconds, (combined & FanotifyRule.PermissionEvents) != 0, policy,
+                scope == FanotifyScope.Tree),
             CommandText = $"{cmdlet.MyInvocation.MyCommand.Name} -Path {string.Join(", ", resolved.Select(p => $"'{p}'"))} " +
                 $"-Scope {scope} -Event {combined}" + (policy is null ? string.Empty : $" ({policy.Rules.Length} rules)"),
         };

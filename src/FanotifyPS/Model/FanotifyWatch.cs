@@ -59,6 +59,7 @@ public sealed class FanotifyWatch : Job2
         IsAdHoc = spec.IsAdHoc;
         Rules = spec.Policy?.Rules ?? [];
         AuditOnly = spec.AuditOnly;
+        SpinMicroseconds = spec.SpinMicroseconds;
         StartTime = DateTime.Now;
 
         // Readers of a job's streams must never block (Receive-Job enumerates them).
@@ -91,6 +92,9 @@ public sealed class FanotifyWatch : Job2
 
     /// <summary>Rules are evaluated, but every event is allowed (matches are marked WouldDeny).</summary>
     public bool AuditOnly { get; }
+
+    /// <summary>How long a responder keeps reading after a batch before it sleeps (0: not at all).</summary>
+    public int SpinMicroseconds { get; }
 
     /// <summary>Records produced for the pipeline (events and overflow records), buffered or dropped.</summary>
     public long EventCount => Sum(r => r.EventCount);
@@ -497,7 +501,7 @@ internal sealed class WatchSpec
     public bool AuditOnly { get; init; }
     public bool IncludeSelf { get; init; }
     public bool ThreadIds { get; init; }
-    public int SpinMicroseconds { get; init; } = Responder.DefaultSpinMicroseconds;
+    public int SpinMicroseconds { get; init; }
 
     /// <summary>What Get-Job shows in its Command column.</summary>
     public string CommandText { get; init; } = "Start-FanotifyWatch";
