@@ -24,8 +24,6 @@ internal sealed class PermissionPolicy
     {
         Rules = rules;
         _rules = compiled;
-        NeedsPath = compiled.Any(r => r.Path.Count != 0);
-        NeedsUser = compiled.Any(r => r.Uids.Length != 0);
         NeedsErrno = compiled.Any(r => r.Errno != 0);
         EventMask = compiled.Aggregate(0UL, (all, r) => all | r.Mask);
         PathMask = compiled.Where(r => r.Path.Count != 0).Aggregate(0UL, (all, r) => all | r.Mask);
@@ -33,8 +31,6 @@ internal sealed class PermissionPolicy
     }
 
     public FanotifyRule[] Rules { get; }
-
-    public bool NeedsPath { get; }
 
     /// <summary>The events some rule applies to.</summary>
     public ulong EventMask { get; }
@@ -45,12 +41,10 @@ internal sealed class PermissionPolicy
     /// <summary>The events some rule with an -Exe or -User applies to: their process is read before the verdict.</summary>
     public ulong ProcessMask { get; }
 
-    public bool NeedsUser { get; }
-
     /// <summary>Some rule denies with a chosen errno: the group must be FAN_CLASS_PRE_CONTENT.</summary>
     public bool NeedsErrno { get; }
 
-    public FanotifyEventType Events => Rules.Aggregate(FanotifyEventType.None, (all, r) => all | r.Event);
+    public FanotifyEventType Events => (FanotifyEventType)EventMask;
 
     public static PermissionPolicy Compile(IEnumerable<FanotifyRule> rules)
     {
