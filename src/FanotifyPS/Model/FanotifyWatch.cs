@@ -195,20 +195,23 @@ public sealed class FanotifyWatch : Job2
         {
             bool denyErrno = spec.Policy?.NeedsErrno == true && !spec.AuditOnly;
             FileDescriptorHandle group = FanotifyGroup.Open(GroupKind.FileDescriptor, permission, denyErrno, spec.ThreadIds, out uint flags);
-            if (denyErrno && (flags & Fanotify.FAN_CLASS_PRE_CONTENT) == 0)
+            // Decided here, once, so that a kernel without FAN_DENY_ERRNO is a warning at the start and not a
+            // silent EPERM at each deny.
+            bool denyWithErrno = denyErrno && (flags & Fanotify.FAN_CLASS_PRE_CONTENT) != 0 && FanotifyGroup.AcceptsDenyErrno(group.Fd);
+            if (denyErrno && !denyWithErrno)
             {
-                writeWarning($"{FanotifyGroup.KernelRelease()} has no pre-content fanotify groups, which denying with a chosen errno needs: denied calls fail with EPERM.");
+                writeWarning($"{FanotifyGroup.KernelRelease()} cannot deny with a chosen errno (FAN_DENY_ERRNO, Linux 6.14): calls denied by a rule with -Errno fail with EPERM.");
             }
 
             groups.Add((group, fdEvents, GroupKind.FileDescriptor));
-            StartResponder(group, GroupKind.FileDescriptor, spec, null);
+            StartResponder(group, GroupKind.FileDescriptor, spec, null, denyWithErrno);
         }
 
         if (handleEvents != FanotifyEventType.None)
         {
             FileDescriptorHandle group = FanotifyGroup.Open(GroupKind.FileHandle, false, false, spec.ThreadIds, out _);
             groups.Add((group, handleEvents, GroupKind.FileHandle));
-            StartResponder(group, GroupKind.FileHandle, spec, new HandleResolver(OpenMountFds(spec.Paths)));
+            StartResponder(group, GroupKind.FileHandle, spec, new HandleResolver(OpenMountFds(spec.Paths)), false);
         }
 
         foreach ((FileDescriptorHandle group, FanotifyEventType events, GroupKind kind) in groups)
@@ -230,7 +233,7 @@ public sealed class FanotifyWatch : Job2
         }
     }
 
-    private void StartResponder(FileDescriptorHandle group, GroupKind kind, WatchSpec spec, HandleResolver? handles)
+    private void StartResponder(FileDescriptorHandle group, GroupKind kind, WatchSpec spec, HandleResolver? handles, bool denyWithErrno)
     {
         var responder = new Responder(group, _stopEvent!, Buffer, new ResponderSettings
         {
@@ -239,6 +242,7 @@ public sealed class FanotifyWatch : Job2
             Filter = spec.Filter,
             Policy = kind == GroupKind.FileDescriptor ? spec.Policy : null,
             AuditOnly = spec.AuditOnly,
+            DenyWithErrno = denyWithErrno,
             IncludeSelf = spec.IncludeSelf,
             ThreadIds = spec.ThreadIds,
             SpinMicroseconds = spec.SpinMicroseconds,
@@ -308,14 +312,19 @@ public sealed class FanotifyWatch : Job2
         }
 
         int errno = FanotifyGroup.TryMark(group, path, scope, mask);
-        if (errno == Errno.EINVAL && scope == FanotifyScope.Filesystem && kind == GroupKind.FileDescriptor)
+        if (errno == Errno.EINVAL && scope is FanotifyScope.Filesystem or FanotifyScope.Tree && kind == GroupKind.FileDescriptor)
         {
-            // Decided by trying: kernels before 4.20 have no filesystem marks.
+            // Decided by trying: kernels before 4.20 have no filesystem marks. A Tree stays a Tree (its paths
+            // are filtered either way); a Filesystem watch becomes a Mount watch, and says so.
             if (FanotifyGroup.TryMark(group, path, FanotifyScope.Mount, mask) == 0)
             {
-                writeWarning($"The kernel refused a filesystem mark on '{path}'; watching its mount only (-Scope Mount). " +
-                    "Writes through other mounts of the same filesystem (bind mounts) are not seen.");
-                Scope = FanotifyScope.Mount;
+                writeWarning($"The kernel refused a filesystem mark on '{path}'; watching {(scope == FanotifyScope.Tree ? "the tree through its mount" : "its mount only (-Scope Mount)")}. " +
+                    "Access through other mounts of the same filesystem (bind mounts) is not seen.");
+                if (scope == FanotifyScope.Filesystem)
+                {
+                    Scope = FanotifyScope.Mount;
+                }
+
                 errno = 0;
             }
         }

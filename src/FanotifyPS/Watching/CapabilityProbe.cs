@@ -103,11 +103,7 @@ internal static class CapabilityProbe
         }
     }
 
-    /// <summary>
-    /// A FAN_DENY_ERRNO response for an event that does not exist: a kernel that knows the response fails the
-    /// lookup (ENOENT); one that does not rejects the response itself (EINVAL).
-    /// </summary>
-    private static unsafe bool AcceptsDenyErrno()
+    private static bool AcceptsDenyErrno()
     {
         int fd = Fanotify.fanotify_init(Fanotify.FAN_CLOEXEC | Fanotify.FAN_CLASS_PRE_CONTENT, Libc.O_RDONLY | Libc.O_CLOEXEC);
         if (fd < 0)
@@ -117,8 +113,7 @@ internal static class CapabilityProbe
 
         try
         {
-            var response = new Fanotify.fanotify_response { fd = 9999, response = Fanotify.FAN_DENY | (1u << Fanotify.FAN_ERRNO_SHIFT) };
-            return Libc.write(fd, &response, sizeof(Fanotify.fanotify_response)) < 0 && Marshal.GetLastPInvokeError() == Errno.ENOENT;
+            return FanotifyGroup.AcceptsDenyErrno(fd);
         }
         finally
         {

@@ -99,6 +99,17 @@ internal static class FanotifyGroup
         };
     }
 
+    /// <summary>
+    /// Whether the group takes FAN_DENY_ERRNO responses (Linux 6.14, pre-content groups only): answered for an
+    /// event that does not exist, a kernel that knows the response fails the lookup (ENOENT); one that does not
+    /// rejects the response itself (EINVAL). Older kernels have pre-content groups but not this response.
+    /// </summary>
+    public static unsafe bool AcceptsDenyErrno(int groupFd)
+    {
+        var response = new Fanotify.fanotify_response { fd = 9999, response = Fanotify.FAN_DENY | (1u << Fanotify.FAN_ERRNO_SHIFT) };
+        return Libc.write(groupFd, &response, sizeof(Fanotify.fanotify_response)) < 0 && Marshal.GetLastPInvokeError() == Errno.ENOENT;
+    }
+
     // O_CLOEXEC on event fds: FAN_CLOEXEC covers only the group fd. O_LARGEFILE is forced by the kernel.
     private static int Init(uint flags) => Fanotify.fanotify_init(flags, Libc.O_RDONLY | Libc.O_CLOEXEC);
 

@@ -404,10 +404,10 @@ internal sealed unsafe class Responder : IDisposable
             {
                 slot.Verdict = FanotifyResponse.Deny;
                 _deniedCount++;
-                uint response = policy.DenyResponse(slot.Rule);
+                uint response = _settings.DenyWithErrno ? policy.DenyResponse(slot.Rule) : Fanotify.FAN_DENY;
                 if (Respond(groupFd, record.Fd, response) == Errno.EINVAL && response != Fanotify.FAN_DENY)
                 {
-                    // FAN_DENY_ERRNO refused (kernel or group class): a plain deny (EPERM) still denies.
+                    // FAN_DENY_ERRNO refused although the start probe took it: a plain deny (EPERM) still denies.
                     Respond(groupFd, record.Fd, Fanotify.FAN_DENY);
                 }
             }
@@ -839,6 +839,8 @@ internal sealed class ResponderSettings
     public required ReportFilter Filter { get; init; }
     public PermissionPolicy? Policy { get; init; }
     public bool AuditOnly { get; init; }
+    /// <summary>The group takes FAN_DENY_ERRNO (probed at the start); else every deny is FAN_DENY (EPERM).</summary>
+    public bool DenyWithErrno { get; init; }
     public bool IncludeSelf { get; init; }
     public bool ThreadIds { get; init; }
     public int SpinMicroseconds { get; init; }
