@@ -74,5 +74,5 @@ $result = [ordered]@{
 }
 Write-Host ("Soak: {0:N0} operations, {1:N0} events, {2} dropped, RSS {3} -> {4} MB (max {5}), fds {6} -> {7}, every event accounted for: {8}" -f
     $operations, $stats.event_count, $stats.dropped, $first.RssMb, $last.RssMb, $result.rss_mb_max, $first.Fds, $last.Fds, $result.accounted)
-Write-Host ("Soak RSS each minute (MB): {0}" -f ((for ($i = 1; $i -lt $samples.Count; $i += 6) { $samples[$i].RssMb }) -join ', '))
+Write-Host ("Soak RSS each minute (MB): {0}" -f ($(for ($i = 1; $i -lt $samples.Count; $i += 6) { $samples[$i].RssMb }) -join ', '))
 $result

@@ -22,6 +22,20 @@ Describe 'The module' {
     }
 }
 
+Describe 'The repository' {
+    It 'has no PowerShell script that fails to parse, the benchmark and soak included (CI does not run them)' {
+        $root = (Resolve-Path (Join-Path $PSScriptRoot '../..')).Path
+        $scripts = Get-ChildItem $root -Recurse -Include *.ps1, *.psm1, *.psd1 -File |
+            Where-Object { $_.FullName -notmatch '/(out|bin|obj|\.git)/' }
+        $scripts.Count | Should -BeGreaterThan 10
+        foreach ($script in $scripts) {
+            $errors = $null
+            $null = [System.Management.Automation.Language.Parser]::ParseFile($script.FullName, [ref] $null, [ref] $errors)
+            @($errors | ForEach-Object { "$($script.FullName):$($_.Extent.StartLineNumber): $($_.Message)" }) | Should -BeNullOrEmpty
+        }
+    }
+}
+
 Describe 'Completion and pipeline binding' -Tag 'RequireRoot' {
     BeforeAll {
         $mount = New-TestMount
