@@ -121,6 +121,42 @@ $events = @(Get-FanotifyEvent -Watch $w -WarningVariable warnings -WarningAction
         }
     }
 
+    It 'a burst of 1,500 waiting opens under a low fd limit: the kernel denies none, nothing is lost' {
+        # The kernel opens an fd for each event a read returns; one it cannot open is a permission event it denies
+        # by itself, and the read does not say so. Reads must stay within the fds the watcher may still open.
+        $child = Start-ChildWatcher -Mount $mount -Script @'
+& prlimit --pid $PID --nofile=512:512
+$w = Start-FanotifyWatch -Path $mount -Event OpenPerm
+Send-Ready
+while (-not (Test-Path "$ready.done")) { Start-Sleep -Milliseconds 50 }
+Start-Sleep -Milliseconds 300
+$events = @(Get-FanotifyEvent -Watch $w -WarningAction SilentlyContinue)
+[pscustomobject]@{ Events = $events.Count; Allowed = $w.AllowedCount; Lost = $w.LostCount; Dropped = $w.DroppedCount; Limit = "$(& prlimit --pid $PID --nofile --output SOFT --noheadings)".Trim() } | ConvertTo-Json -Compress
+'@
+        $burst = $null
+        try {
+            & kill -STOP $child.Pid
+            $burst = Start-Bounded (Get-LoadTool burstopen) @("$mount/data.txt", '1500') -TimeoutSeconds 60
+            Start-Sleep -Seconds 3   # every thread waits in open() for the stopped watcher
+            $burst.HasExited | Should -BeFalse -Because 'a stopped watcher cannot answer'
+            & kill -CONT $child.Pid
+            $burst.WaitForExit(30000) | Should -BeTrue
+            $burst.StandardOutput.ReadToEnd().Trim() | Should -Be '{"opened":1500,"failed":0,"first_errno":0}'
+            Set-Content "$($child.Ready).done" 'done'
+            $child.Process.WaitForExit(30000) | Should -BeTrue
+            $result = $child.Process.StandardOutput.ReadToEnd() | ConvertFrom-Json
+            $result.Limit | Should -Be '512'
+            $result.Allowed | Should -Be 1500
+            $result.Events | Should -Be 1500
+            $result.Lost | Should -Be 0
+            $result.Dropped | Should -Be 0
+        }
+        finally {
+            if ($burst -and -not $burst.HasExited) { $burst.Kill($true) }
+            Stop-ChildWatcher $child
+        }
+    }
+
     It 'a slow consumer does not slow the openers down: drops are counted and reported with a warning' {
         $watch = Start-FanotifyWatch -Path $mount -Event OpenPerm -BufferSize 100
         $consumer = [powershell]::Create()

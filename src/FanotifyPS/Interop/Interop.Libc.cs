@@ -45,6 +45,19 @@ internal static unsafe partial class Libc
     [LibraryImport("libc", SetLastError = true)]
     internal static partial int eventfd(uint initval, int flags);
 
+    internal const int RLIMIT_NOFILE = 7;   // same value on x86_64 and arm64
+
+    /* struct rlimit { rlim_t rlim_cur; rlim_t rlim_max; }; rlim_t is 64-bit on 64-bit Linux. */
+    [StructLayout(LayoutKind.Sequential)]
+    internal struct rlimit
+    {
+        public ulong rlim_cur;
+        public ulong rlim_max;
+    }
+
+    [LibraryImport("libc", SetLastError = true)]
+    internal static partial int getrlimit(int resource, rlimit* rlim);
+
     [LibraryImport("libc", SetLastError = true)]
     internal static partial nint readlink(byte* pathname, byte* buf, nint bufsiz);
 

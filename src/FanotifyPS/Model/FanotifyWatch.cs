@@ -204,14 +204,14 @@ public sealed class FanotifyWatch : Job2
             }
 
             groups.Add((group, fdEvents, GroupKind.FileDescriptor));
-            StartResponder(group, GroupKind.FileDescriptor, spec, null, denyWithErrno);
+            StartResponder(group, GroupKind.FileDescriptor, spec, null, denyWithErrno, flags);
         }
 
         if (handleEvents != FanotifyEventType.None)
         {
-            FileDescriptorHandle group = FanotifyGroup.Open(GroupKind.FileHandle, false, false, spec.ThreadIds, out _);
+            FileDescriptorHandle group = FanotifyGroup.Open(GroupKind.FileHandle, false, false, spec.ThreadIds, out uint flags);
             groups.Add((group, handleEvents, GroupKind.FileHandle));
-            StartResponder(group, GroupKind.FileHandle, spec, new HandleResolver(OpenMountFds(spec.Paths)), false);
+            StartResponder(group, GroupKind.FileHandle, spec, new HandleResolver(OpenMountFds(spec.Paths)), false, flags);
         }
 
         foreach ((FileDescriptorHandle group, FanotifyEventType events, GroupKind kind) in groups)
@@ -233,7 +233,8 @@ public sealed class FanotifyWatch : Job2
         }
     }
 
-    private void StartResponder(FileDescriptorHandle group, GroupKind kind, WatchSpec spec, HandleResolver? handles, bool denyWithErrno)
+    private void StartResponder(FileDescriptorHandle group, GroupKind kind, WatchSpec spec, HandleResolver? handles, bool denyWithErrno,
+        uint groupFlags)
     {
         var responder = new Responder(group, _stopEvent!, Buffer, new ResponderSettings
         {
@@ -246,6 +247,7 @@ public sealed class FanotifyWatch : Job2
             IncludeSelf = spec.IncludeSelf,
             ThreadIds = spec.ThreadIds,
             SpinMicroseconds = spec.SpinMicroseconds,
+            FdsPerEvent = (kind == GroupKind.FileDescriptor ? 1 : 0) + ((groupFlags & Fanotify.FAN_REPORT_PIDFD) != 0 ? 1 : 0),
             Handles = handles,
         });
         _responders.Add(responder);
