@@ -55,7 +55,8 @@ internal sealed unsafe class Responder : IDisposable
     private readonly ProcessResolver _processes = new();
     private readonly ManualResetEventSlim _ready = new(false);
     private readonly long _spinTicks;
-    private readonly int _readSize;
+    private readonly int _minimumReadSize;
+    private int _readSize;
     private readonly Thread _thread;
 
     private byte* _readBuffer;
@@ -91,6 +92,7 @@ internal sealed unsafe class Responder : IDisposable
         _statx = (byte*)NativeMemory.AlignedAlloc(Libc.StatxSize, 8);
         _spinTicks = settings.SpinMicroseconds * System.Diagnostics.Stopwatch.Frequency / 1_000_000;
         _readSize = ChooseReadSize(settings.Kind, settings.FdsPerEvent);
+        _minimumReadSize = Math.Min(_readSize, settings.Kind == GroupKind.FileHandle ? 4096 : 16 * Fanotify.FAN_EVENT_METADATA_LEN);
         _thread = new Thread(Run, maxStackSize: 512 * 1024)
         {
             IsBackground = true,
@@ -345,8 +347,10 @@ internal sealed unsafe class Responder : IDisposable
                 case Errno.ENFILE:
                 case Errno.ENOMEM:
                     // The kernel could not open an event fd: that event is gone (a permission event was
-                    // denied by the kernel). Count it, keep the watch alive; the consumer reports it.
+                    // denied by the kernel). Count it, keep the watch alive; the consumer reports it. Fds ran
+                    // short since the read size was chosen: halve it, or the next full read loses another.
                     _readErrorCount++;
+                    _readSize = Math.Max(_readSize / 2, _minimumReadSize);
                     return BatchResult.Handled;
                 default:
                     Fail("read() on the fanotify group failed", errno);
