@@ -77,13 +77,14 @@ function Measure-Reference([string] $Mode, [scriptblock] $Workload = { Measure-W
 
 function Measure-FanotifyPS {
     param([string[]] $Event, [string] $Consumer = 'Measure', [int] $RuleCount = 0, [int] $SpinMicroseconds = -1,
-        [string] $Mode = 'Stream', [scriptblock] $Workload = { Measure-Workload })
+        [string] $Mode = 'Stream', [scriptblock] $Workload = { Measure-Workload }, [int] $BufferSize = 0)
     $ready = Join-Path $work "ready-$([guid]::NewGuid())"
     $stop = "$ready.stop"
     $arguments = @($pwshPrefix) + @('-NoProfile', '-NonInteractive', '-File', $watcherScript, '-ModulePath', $ModulePath,
         '-Mount', $mount, '-Ready', $ready, '-Stop', $stop, '-Mode', $Mode, '-Consumer', $Consumer, '-RuleCount', $RuleCount, '-SpinMicroseconds', $SpinMicroseconds,
         '-CsvPath', (Join-Path $work 'events.csv'), '-Event', ($Event -join ','))
     if ($Mode -eq 'Flood') { $arguments += @('-BufferSize', '10000') }
+    elseif ($BufferSize -gt 0) { $arguments += @('-BufferSize', $BufferSize) }
     $child = Start-Child $pwsh $arguments
     Wait-File $ready $child
     $load = & $Workload
@@ -130,6 +131,8 @@ try {
         Add-Row $rows '3 C reference, notification' (Measure-Reference notif)
         Add-Row $rows '4 FanotifyPS OpenPerm,CloseWrite | Measure-Object' (Measure-FanotifyPS -Event OpenPerm, CloseWrite)
         Add-Row $rows '4s FanotifyPS OpenPerm,CloseWrite, spin 20 us' (Measure-FanotifyPS -Event OpenPerm, CloseWrite -SpinMicroseconds 20)
+        # Nobody reads and the buffer holds one event: the watcher's own cost, without the pipeline's CPU.
+        Add-Row $rows '4u FanotifyPS OpenPerm,CloseWrite, not read (-BufferSize 1)' (Measure-FanotifyPS -Event OpenPerm, CloseWrite -Consumer None -BufferSize 1)
         Add-Row $rows '6 FanotifyPS OpenPerm,CloseWrite, 100 rules' (Measure-FanotifyPS -Event OpenPerm, CloseWrite -RuleCount 100)
         Add-Row $rows '6a FanotifyPS OpenPerm,CloseWrite, 1 rule' (Measure-FanotifyPS -Event OpenPerm, CloseWrite -RuleCount 1)
         Add-Row $rows '5a FanotifyPS Open,CloseWrite | Measure-Object' (Measure-FanotifyPS -Event Open, CloseWrite)
@@ -204,6 +207,10 @@ try {
         (($edges | ForEach-Object { '{0:N0}/{1:N0}' -f $_.edge_events_per_sec, $_.range_per_sec }) -join ', '))
     Write-Host ("  flood of 500,000 events, never read, buffer 10,000: RSS grew {0} MB, {1} dropped, peak RSS {2} MB" -f $flood.Stats.rss_growth_mb, $flood.Dropped, $flood.PeakRssMb)
     Write-Host ("  permission round trip p50/p99: C {0}/{1} us, FanotifyPS {2}/{3} us" -f $cPerm.Load.Open.p50_us, $cPerm.Load.Open.p99_us, $perm.Load.Open.p50_us, $perm.Load.Open.p99_us)
+    # The same watch with nobody reading: what is left of the gap to C is the pipeline's share of the CPUs.
+    $unread = $rows['4u FanotifyPS OpenPerm,CloseWrite, not read (-BufferSize 1)']
+    Write-Host ("  permission watch not read (-BufferSize 1) vs C reference, open/s: {0}, write/s: {1}" -f
+        (Ratio $unread.Load.Open.ops_per_sec $cPerm.Load.Open.ops_per_sec), (Ratio $unread.Load.Write.ops_per_sec $cPerm.Load.Write.ops_per_sec))
     Write-Host ("  paired permission runs, FanotifyPS open/s vs C (median of {0}): {1}; pairs: {2}" -f $pairRuns.Count, $pairedMedian,
         (($pairRuns | ForEach-Object { '{0:N0}/{1:N0}' -f $_.fanotifyps_open_per_sec, $_.c_open_per_sec }) -join ', '))
     # A rule that names a program needs the program read before the verdict (one readlink in the round trip, which
@@ -228,6 +235,7 @@ try {
         promises   = $promises
         paired_permission = [ordered]@{ median_ratio = $pairedMedian; pairs = @($pairRuns) }
         rules_100_vs_1 = Ratio $rules.Load.Open.ops_per_sec $oneRule.Load.Open.ops_per_sec
+        unread_vs_c = [ordered]@{ open = Ratio $unread.Load.Open.ops_per_sec $cPerm.Load.Open.ops_per_sec; write = Ratio $unread.Load.Write.ops_per_sec $cPerm.Load.Write.ops_per_sec }
         cpu_us_per_event = [ordered]@{ c_reference = CpuPerEvent $cPerm; fanotifyps = CpuPerEvent $perm; fanotifyps_spin_20 = CpuPerEvent $spin }
         edge       = $edge.Stats
         flood      = $flood.Stats

@@ -2,8 +2,8 @@
 .SYNOPSIS
     The FanotifyPS side of one benchmark row, run in its own pwsh by Invoke-Benchmark.ps1.
 .DESCRIPTION
-    Mode Stream: starts a watch, writes $Ready, consumes events (Measure-Object or Export-Csv) until $Stop
-    appears, then prints one JSON line with what was delivered and counted, the CPU seconds and peak RSS.
+    Mode Stream: starts a watch, writes $Ready, consumes events (Measure-Object or Export-Csv, or none) until
+    $Stop appears, then prints one JSON line with what was delivered and counted, the CPU seconds and peak RSS.
     Mode Edge: buffers events without reading, then times Get-FanotifyEvent | Measure-Object against
     1..N | Measure-Object. Mode Flood: never reads, and reports RSS before and after the flood.
 #>
@@ -14,7 +14,7 @@ param(
     [Parameter(Mandatory)] [string] $Stop,
     [ValidateSet('Stream', 'Edge', 'Flood')] [string] $Mode = 'Stream',
     [string[]] $Event = @('OpenPerm', 'CloseWrite'),
-    [ValidateSet('Measure', 'Csv')] [string] $Consumer = 'Measure',
+    [ValidateSet('Measure', 'Csv', 'None')] [string] $Consumer = 'Measure',
     [int] $RuleCount = 0,
     [int] $SpinMicroseconds = -1,
     [int] $BufferSize = 4000000,
@@ -59,6 +59,11 @@ switch ($Mode) {
     'Stream' {
         if ($Consumer -eq 'Measure') {
             $result.delivered = (Get-FanotifyEvent -Watch $watch -Wait -WarningAction SilentlyContinue | Measure-Object).Count
+        }
+        elseif ($Consumer -eq 'None') {
+            # Nobody reads: what the watcher itself costs. What the buffer holds counts as delivered to it.
+            $stopper.EndInvoke($stopping)
+            $result.delivered = $watch.BufferedCount
         }
         else {
             Get-FanotifyEvent -Watch $watch -Wait -WarningAction SilentlyContinue | Export-Csv -Path $CsvPath
