@@ -307,7 +307,7 @@ internal sealed unsafe class Responder : IDisposable
         {
             open = System.IO.Directory.GetFiles("/proc/self/fd").Length;
         }
-        catch (System.IO.IOException)
+        catch (Exception e) when (e is System.IO.IOException or UnauthorizedAccessException)
         {
             return ReadBufferSize;
         }
