@@ -40,6 +40,7 @@ internal sealed unsafe class Responder : IDisposable
     internal const int AutomaticSpin = -1;
     internal const int ReadBeforeVerdictSpinMicroseconds = 20;
     private const int MaxEventsPerRead = ReadBufferSize / Fanotify.FAN_EVENT_METADATA_LEN;
+    private const int MinEventsPerRead = 16;
     private const int LinkCapacity = 4096 + 16;    // PATH_MAX plus " (deleted)"
     private const int MaxBatchesBetweenPolls = 64;
     private const int MaxSpinBackoff = 64;
@@ -55,7 +56,6 @@ internal sealed unsafe class Responder : IDisposable
     private readonly ProcessResolver _processes = new();
     private readonly ManualResetEventSlim _ready = new(false);
     private readonly long _spinTicks;
-    private readonly int _minimumReadSize;
     private int _readSize;
     private readonly Thread _thread;
 
@@ -92,7 +92,6 @@ internal sealed unsafe class Responder : IDisposable
         _statx = (byte*)NativeMemory.AlignedAlloc(Libc.StatxSize, 8);
         _spinTicks = settings.SpinMicroseconds * System.Diagnostics.Stopwatch.Frequency / 1_000_000;
         _readSize = ChooseReadSize(settings.Kind, settings.FdsPerEvent);
-        _minimumReadSize = Math.Min(_readSize, settings.Kind == GroupKind.FileHandle ? 4096 : 16 * Fanotify.FAN_EVENT_METADATA_LEN);
         _thread = new Thread(Run, maxStackSize: 512 * 1024)
         {
             IsBackground = true,
@@ -286,8 +285,7 @@ internal sealed unsafe class Responder : IDisposable
 
     /// <summary>
     /// The bytes to read at once: as many events as a quarter of the fds this process may still open allows (the
-    /// rest is for its other watches and everything else), between 16 events and the whole buffer. A file-handle
-    /// group reads at least 4 KiB, which any of its records fits in.
+    /// rest is for its other watches and everything else), between <see cref="MinimumReadSize"/> and the whole buffer.
     /// </summary>
     internal static int ChooseReadSize(GroupKind kind, int fdsPerEvent)
     {
@@ -312,10 +310,13 @@ internal sealed unsafe class Responder : IDisposable
             return ReadBufferSize;
         }
 
-        long events = Math.Clamp(((long)limit.rlim_cur - open) / 4 / fdsPerEvent, 16, MaxEventsPerRead);
-        int minimum = kind == GroupKind.FileHandle ? 4096 : 0;
-        return (int)Math.Max(events * Fanotify.FAN_EVENT_METADATA_LEN, minimum);
+        long events = Math.Clamp(((long)limit.rlim_cur - open) / 4 / fdsPerEvent, MinEventsPerRead, MaxEventsPerRead);
+        return (int)Math.Max(events * Fanotify.FAN_EVENT_METADATA_LEN, MinimumReadSize(kind));
     }
+
+    /// <summary>The smallest read: MinEventsPerRead events, or 4 KiB for a file-handle group (any of its records fits in).</summary>
+    private static int MinimumReadSize(GroupKind kind) =>
+        kind == GroupKind.FileHandle ? 4096 : MinEventsPerRead * Fanotify.FAN_EVENT_METADATA_LEN;
 
     /// <summary>Reads until a batch comes or the spin time is over.</summary>
     private BatchResult Spin(int groupFd)
@@ -350,7 +351,7 @@ internal sealed unsafe class Responder : IDisposable
                     // denied by the kernel). Count it, keep the watch alive; the consumer reports it. Fds ran
                     // short since the read size was chosen: halve it, or the next full read loses another.
                     _readErrorCount++;
-                    _readSize = Math.Max(_readSize / 2, _minimumReadSize);
+                    _readSize = Math.Max(_readSize / 2, MinimumReadSize(_settings.Kind));
                     return BatchResult.Handled;
                 default:
                     Fail("read() on the fanotify group failed", errno);
