@@ -5,13 +5,6 @@ BeforeAll {
     Import-Module $env:FANOTIFYPS_MODULE -Force
     Import-Module (Join-Path $PSScriptRoot 'TestHelpers.psm1') -Force
     $script:pwsh = Get-PwshCommand
-
-    # The error record of a failed call, as data: FullyQualifiedErrorId, category, message.
-    function Get-ErrorFacts {
-        param([scriptblock] $Call)
-        try { & $Call; $null }
-        catch { [pscustomobject]@{ Id = $_.FullyQualifiedErrorId; Category = "$($_.CategoryInfo.Category)"; Message = $_.Exception.Message } }
-    }
 }
 
 Describe 'Parameter errors' -Tag 'RequireRoot' {

@@ -20,15 +20,6 @@ BeforeAll {
         $run.ExitCode | Should -Be 0 -Because $run.Output
         @($run.Output -split "`n" | Where-Object { $_.StartsWith('{') } | ForEach-Object { $_ | ConvertFrom-Json })
     }
-
-    # In the child: the error of a call as one JSON line, or 'no error'.
-    $script:errorFacts = @'
-function Get-ErrorFacts {
-    param([scriptblock] $Call)
-    try { & $Call; 'no error' }
-    catch { [pscustomobject]@{ Id = $_.FullyQualifiedErrorId; Category = "$($_.CategoryInfo.Category)"; Message = $_.Exception.Message } | ConvertTo-Json -Compress }
-}
-'@
 }
 
 Describe 'Kernels without a feature' -Tag 'RequireRoot' {
@@ -139,12 +130,11 @@ Stop-FanotifyWatch $watch
     }
 
     It 'a kernel without fanotify is NotImplemented and says so' {
-        $facts = Invoke-WithoutFeature 'init:0:0:ENOSYS' ($errorFacts + @'
-
-Get-ErrorFacts { Start-FanotifyWatch -Path $mount -Event Open }
-Get-ErrorFacts { Get-FanotifyEvent -Path $mount -Event Open -Timeout 1 }
+        $facts = Invoke-WithoutFeature 'init:0:0:ENOSYS' @'
+Get-ErrorFacts { Start-FanotifyWatch -Path $mount -Event Open } | ConvertTo-Json -Compress
+Get-ErrorFacts { Get-FanotifyEvent -Path $mount -Event Open -Timeout 1 } | ConvertTo-Json -Compress
 [pscustomobject]@{ Fanotify = (Get-FanotifyCapability).Fanotify; Fds = (Get-FanotifyFdCount) } | ConvertTo-Json -Compress
-'@)
+'@
         $facts | Should -HaveCount 3
         $facts[0].Id | Should -Be 'FanotifyNotSupported,FanotifyPS.Commands.StartFanotifyWatchCommand'
         $facts[1].Id | Should -Be 'FanotifyNotSupported,FanotifyPS.Commands.GetFanotifyEventCommand'
@@ -155,15 +145,14 @@ Get-ErrorFacts { Get-FanotifyEvent -Path $mount -Event Open -Timeout 1 }
     }
 
     It 'a kernel without permission events refuses a permission watch, and a notification watch still runs' {
-        $facts = Invoke-WithoutFeature 'init:0:0xc:EINVAL' ($errorFacts + @'
-
-Get-ErrorFacts { Start-FanotifyWatch -Path $mount -Event OpenPerm }
+        $facts = Invoke-WithoutFeature 'init:0:0xc:EINVAL' @'
+Get-ErrorFacts { Start-FanotifyWatch -Path $mount -Event OpenPerm } | ConvertTo-Json -Compress
 $watch = Start-FanotifyWatch -Path $mount -Event Open
 & cat "$mount/secret.txt" | Out-Null
 $events = Receive-UntilEvent $watch { $_.Path -eq "$mount/secret.txt" }
 Stop-FanotifyWatch $watch
 [pscustomobject]@{ Seen = @($events | Where-Object Path -eq "$mount/secret.txt").Count; PermissionEvents = (Get-FanotifyCapability).PermissionEvents } | ConvertTo-Json -Compress
-'@)
+'@
         $facts[0].Id | Should -Be 'PermissionEventsNotSupported,FanotifyPS.Commands.StartFanotifyWatchCommand'
         $facts[0].Category | Should -Be 'NotImplemented'
         $facts[0].Message | Should -BeLike '*-Event Open, CloseWrite*'
@@ -172,11 +161,10 @@ Stop-FanotifyWatch $watch
     }
 
     It 'a filesystem that refuses permission marks is NotImplemented and leaves no group open' {
-        $facts = Invoke-WithoutFeature 'mark:2:0x10000:EINVAL' ($errorFacts + @'
-
-Get-ErrorFacts { Start-FanotifyWatch -Path $mount -Event OpenPerm }
+        $facts = Invoke-WithoutFeature 'mark:2:0x10000:EINVAL' @'
+Get-ErrorFacts { Start-FanotifyWatch -Path $mount -Event OpenPerm } | ConvertTo-Json -Compress
 [pscustomobject]@{ Fds = (Get-FanotifyFdCount); Watches = @(Get-FanotifyWatch).Count } | ConvertTo-Json -Compress
-'@)
+'@
         $facts[0].Id | Should -Be 'PermissionEventsNotSupported,FanotifyPS.Commands.StartFanotifyWatchCommand'
         $facts[0].Message | Should -BeLike "*'$mount'*refused*OpenPerm*"
         $facts[1].Fds | Should -Be 0
@@ -184,21 +172,19 @@ Get-ErrorFacts { Start-FanotifyWatch -Path $mount -Event OpenPerm }
     }
 
     It 'without file-handle reporting (before 5.9) entry events are refused by name, and Open still works' {
-        $facts = Invoke-WithoutFeature 'init:0:0x400:EINVAL' ($errorFacts + @'
-
-Get-ErrorFacts { Start-FanotifyWatch -Path $mount -Event Create }
-Get-ErrorFacts { $w = Start-FanotifyWatch -Path $mount -Event Open; Stop-FanotifyWatch $w }
-'@)
-        $facts | Should -HaveCount 1 -Because 'the Open watch started (its line is "no error")'
+        $facts = Invoke-WithoutFeature 'init:0:0x400:EINVAL' @'
+Get-ErrorFacts { Start-FanotifyWatch -Path $mount -Event Create } | ConvertTo-Json -Compress
+Get-ErrorFacts { $w = Start-FanotifyWatch -Path $mount -Event Open; Stop-FanotifyWatch $w } | ConvertTo-Json -Compress
+'@
+        $facts | Should -HaveCount 1 -Because 'the Open watch started (no error, so no line)'
         $facts[0].Id | Should -Be 'FeatureNotSupported,FanotifyPS.Commands.StartFanotifyWatchCommand'
         $facts[0].Message | Should -BeLike '*FAN_REPORT_DFID_NAME, Linux 5.9*Create*'
     }
 
     It 'without FAN_REPORT_TID (before 4.20) -ThreadId is refused by name' {
-        $facts = Invoke-WithoutFeature 'init:0:0x100:EINVAL' ($errorFacts + @'
-
-Get-ErrorFacts { Start-FanotifyWatch -Path $mount -Event Open -ThreadId }
-'@)
+        $facts = Invoke-WithoutFeature 'init:0:0x100:EINVAL' @'
+Get-ErrorFacts { Start-FanotifyWatch -Path $mount -Event Open -ThreadId } | ConvertTo-Json -Compress
+'@
         $facts[0].Id | Should -Be 'FeatureNotSupported,FanotifyPS.Commands.StartFanotifyWatchCommand'
         $facts[0].Message | Should -BeLike '*FAN_REPORT_TID*without -ThreadId*'
     }

@@ -153,6 +153,13 @@ function Stop-ChildWatcher {
     Remove-Item "$($Child.Ready)*" -ErrorAction Ignore
 }
 
+function Get-ErrorFacts {
+    <# The error of a call, as data (FullyQualifiedErrorId, category, message), or $null when it did not fail. #>
+    param([Parameter(Mandatory)] [scriptblock] $Call)
+    try { & $Call; $null }
+    catch { [pscustomobject]@{ Id = $_.FullyQualifiedErrorId; Category = "$($_.CategoryInfo.Category)"; Message = $_.Exception.Message } }
+}
+
 function Set-Sysctl {
     <# Writes a /proc/sys value in one write() (Set-Content does not reach procfs handlers). #>
     param([Parameter(Mandatory)] [string] $Path, [Parameter(Mandatory)] [string] $Value)
