@@ -83,8 +83,7 @@ function Measure-FanotifyPS {
     $arguments = @($pwshPrefix) + @('-NoProfile', '-NonInteractive', '-File', $watcherScript, '-ModulePath', $ModulePath,
         '-Mount', $mount, '-Ready', $ready, '-Stop', $stop, '-Mode', $Mode, '-Consumer', $Consumer, '-RuleCount', $RuleCount, '-SpinMicroseconds', $SpinMicroseconds,
         '-CsvPath', (Join-Path $work 'events.csv'), '-Event', ($Event -join ','))
-    if ($Mode -eq 'Flood') { $arguments += @('-BufferSize', '10000') }
-    elseif ($BufferSize -gt 0) { $arguments += @('-BufferSize', $BufferSize) }
+    if ($BufferSize -gt 0) { $arguments += @('-BufferSize', $BufferSize) }
     $child = Start-Child $pwsh $arguments
     Wait-File $ready $child
     $load = & $Workload
@@ -163,7 +162,7 @@ try {
         runs                = @($edges)
     } }
     # A flood with a consumer that never reads: memory is bounded by the buffer (10,000 events here).
-    $flood = Measure-FanotifyPS -Event Open -Mode Flood -Workload { Invoke-Load open -Count 500000 -Files 50000 }
+    $flood = Measure-FanotifyPS -Event Open -Mode Flood -BufferSize 10000 -Workload { Invoke-Load open -Count 500000 -Files 50000 }
 
     $base = $rows['1 no watch'].Load
     $table = foreach ($name in $rows.Keys) {
