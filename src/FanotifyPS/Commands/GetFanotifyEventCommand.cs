@@ -135,7 +135,18 @@ public sealed class GetFanotifyEventCommand : FanotifyFilterCommandBase, IDispos
 
     private void Stream(List<FanotifyWatch> watches, bool wait)
     {
-        Action signal = () => _moved.Set();
+        // Runs on a watch's pump, which may have taken this handler just before the finally below removed it and
+        // call it after Dispose: then there is nobody left to wake, and an exception there would end the process.
+        Action signal = () =>
+        {
+            try
+            {
+                _moved.Set();
+            }
+            catch (ObjectDisposedException)
+            {
+            }
+        };
         foreach (FanotifyWatch watch in watches)
         {
             watch.Buffer.Moved += signal;
