@@ -16,11 +16,13 @@ public abstract class FanotifyFilterCommandBase : PSCmdlet
     /// <summary>Report only the events of these processes.</summary>
     [Parameter]
     [ValidateNotNullOrEmpty]
+    [ValidateRange(1, int.MaxValue)]
     public int[]? ProcessId { get; set; }
 
     /// <summary>Leave out the events of these processes.</summary>
     [Parameter]
     [ValidateNotNullOrEmpty]
+    [ValidateRange(1, int.MaxValue)]
     public int[]? ExcludeProcessId { get; set; }
 
     /// <summary>Report only the events of programs whose path matches any of these wildcards.</summary>
@@ -39,15 +41,18 @@ public abstract class FanotifyFilterCommandBase : PSCmdlet
     [Parameter]
     public SwitchParameter IncludeSelf { get; set; }
 
-    /// <summary>The filters as the watcher applies them, with the Tree roots of the watch, if any.</summary>
+    /// <summary>
+    /// The filters as the watcher applies them, with the Tree roots of the watch, if any: relative paths taken
+    /// against the current location and symlinks resolved, as event paths are real paths.
+    /// </summary>
     internal ReportFilter BuildFilter(string[]? treeRoots = null) => new()
     {
         TreeRoots = treeRoots ?? [],
-        ExcludePath = new GlobSet(FanotifyRule.Clean(ExcludePath)),
+        ExcludePath = new GlobSet(PathPatterns.ResolvePaths(this, ExcludePath)),
         ProcessId = ProcessId ?? [],
         ExcludeProcessId = ExcludeProcessId ?? [],
-        Exe = new GlobSet(FanotifyRule.Clean(Exe)),
-        ExcludeExe = new GlobSet(FanotifyRule.Clean(ExcludeExe)),
+        Exe = new GlobSet(PathPatterns.ResolvePrograms(Exe, "-" + nameof(Exe))),
+        ExcludeExe = new GlobSet(PathPatterns.ResolvePrograms(ExcludeExe, "-" + nameof(ExcludeExe))),
     };
 
     internal bool HasFilter => ExcludePath is not null || ProcessId is not null || ExcludeProcessId is not null ||

@@ -93,7 +93,15 @@ public sealed class GetFanotifyEventCommand : FanotifyFilterCommandBase, IDispos
         if (ParameterSetName != PathSet)
         {
             // A running watch already applied its own filters; these narrow what this command returns.
-            _streamFilter = HasFilter ? BuildFilter() : null;
+            try
+            {
+                _streamFilter = HasFilter ? BuildFilter() : null;
+            }
+            catch (WatchException e)
+            {
+                ThrowTerminatingError(e.ToErrorRecord());
+            }
+
             bool wait = Wait || MyInvocation.BoundParameters.ContainsKey(nameof(Timeout));
             Stream(_watches.Distinct().ToList(), wait);
             return;
@@ -105,6 +113,7 @@ public sealed class GetFanotifyEventCommand : FanotifyFilterCommandBase, IDispos
             WatchSpec spec = WatchParameters.BuildSpec(this, Path, Scope, Event, BufferSize, "Get-FanotifyEvent", isAdHoc: true,
                 policy: null, auditOnly: false, IncludeSelf, ThreadId, SpinMicroseconds, WriteWarning);
             watch = FanotifyWatch.Start(spec, WriteWarning);
+            WriteInformation(new HostInformationMessage { Message = StartMessage.For(watch) }, ["PSHOST"]);
             WriteVerbose($"Watching ({watch.Scope}) '{string.Join(", ", spec.Paths)}' for {spec.Events}; Ctrl+C stops.");
         }
         catch (WatchException e)

@@ -24,6 +24,20 @@ internal static class WatchParameters
                 ErrorIds.InvalidRule, ErrorCategory.InvalidArgument, combined);
         }
 
+        FanotifyEventType entries = combined & FanotifyWatch.EntryEvents;
+        if (scope == FanotifyScope.File && entries != FanotifyEventType.None && events?.Contains(FanotifyEventType.All) != true &&
+            resolved.FirstOrDefault(p => !Directory.Exists(p)) is { } file)
+        {
+            throw new WatchException(
+                $"'{file}' is a file, and {entries} report changes to the entries of a directory: -Scope File would never report them. " +
+                "Watch its directory (-Scope Directory), or the file's own DeleteSelf and MoveSelf.", ErrorIds.InvalidScope, ErrorCategory.InvalidArgument, file);
+        }
+
+        if (policy is not null)
+        {
+            WarnAboutRulesOutside(policy, resolved, scope, writeWarning);
+        }
+
         if (auditOnly && policy is null)
         {
             throw new WatchException("-AuditOnly needs rules to audit: add -DenyPath, -DenyExe, -DenyUser or -Rule.",
@@ -54,6 +68,68 @@ internal static class WatchParameters
             CommandText = $"{cmdlet.MyInvocation.MyCommand.Name} -Path {string.Join(", ", resolved.Select(p => $"'{p}'"))} " +
                 $"-Scope {scope} -Event {combined}" + (policy is null ? string.Empty : $" ({policy.Rules.Length} rules)"),
         };
+    }
+
+    /// <summary>A rule path that no watched path can reach is a rule that never matches: say so.</summary>
+    private static void WarnAboutRulesOutside(PermissionPolicy policy, string[] roots, FanotifyScope scope, System.Action<string> writeWarning)
+    {
+        foreach (FanotifyRule rule in policy.Rules)
+        {
+            foreach (string pattern in rule.Path.Where(p => p.StartsWith('/')))
+            {
+                string directory = PathPatterns.LiteralDirectory(pattern);
+                if (!roots.Any(root => CanReach(root, directory, scope)))
+                {
+                    writeWarning($"Rule '{rule.Name}': the path '{pattern}' lies outside every watched path ({scope} of {string.Join(", ", roots)}): " +
+                        "it can never match.");
+                }
+                else if (scope != FanotifyScope.Mount && OtherMount(directory, roots) is { } other)
+                {
+                    writeWarning($"Rule '{rule.Name}': the path '{pattern}' reaches the watched filesystem through another mount ({other.MountPoint}). " +
+                        $"Rules judge a file by its path under the watched mount ({FileSystemFacts.MountOf(roots[0])?.MountPoint ?? roots[0]}), whatever " +
+                        "mount it is opened through: write the pattern there, or it can never match.");
+                }
+            }
+        }
+    }
+
+    /// <summary>The mount of the pattern's deepest existing directory, when it is not the mount of any watched path.</summary>
+    private static MountFacts? OtherMount(string directory, string[] roots)
+    {
+        string existing = DeepestExisting(directory);
+        long mount = FileSystemFacts.MountId(existing);
+        return mount < 0 || roots.Any(root => FileSystemFacts.MountId(root) == mount) ? null : FileSystemFacts.MountOf(existing);
+    }
+
+    private static string DeepestExisting(string path)
+    {
+        while (!Directory.Exists(path) && !File.Exists(path) && path.Length > 1)
+        {
+            path = System.IO.Path.GetDirectoryName(path) ?? "/";
+        }
+
+        return path;
+    }
+
+    private static bool CanReach(string root, string directory, FanotifyScope scope)
+    {
+        if (scope is FanotifyScope.Tree or FanotifyScope.Directory or FanotifyScope.File)
+        {
+            return FileSystemFacts.IsUnder(directory, root) || FileSystemFacts.IsUnder(root, directory);
+        }
+
+        // A whole filesystem or mount: the pattern's deepest existing directory is on it.
+        string existing = DeepestExisting(directory);
+
+        if (scope == FanotifyScope.Mount)
+        {
+            long mount = FileSystemFacts.MountId(root);
+            return mount < 0 || FileSystemFacts.MountId(existing) == mount;
+        }
+
+        FileId? rootId = FileSystemFacts.Identify(root), existingId = FileSystemFacts.Identify(existing);
+        return rootId is null || existingId is null ||
+            (rootId.Value.DevMajor == existingId.Value.DevMajor && rootId.Value.DevMinor == existingId.Value.DevMinor);
     }
 
     /// <summary>The filesystem paths behind PowerShell paths (default: the current location), checked against the scope.</summary>
@@ -90,8 +166,51 @@ internal static class WatchParameters
                 ErrorIds.PathNotFound, ErrorCategory.ObjectNotFound, resolved);
         }
 
+        // Event paths are real paths: a root given through a symlink would see every event as outside it. Also,
         // "/srv/" and "/srv" are one watch, and a Tree root must not end in '/' (paths below it are matched by prefix).
-        return resolved.Length > 1 ? resolved.TrimEnd('/') : resolved;
+        return FileSystemFacts.RealPath(resolved) ?? (resolved.Length > 1 ? resolved.TrimEnd('/') : resolved);
+    }
+
+    /// <summary>
+    /// The real paths of existing files for a -File rule (wildcards expanded, as Get-Item does). A directory is
+    /// refused: a rule on its inode would stop opening the directory, not the files in it.
+    /// </summary>
+    internal static string[] ResolveFiles(PSCmdlet cmdlet, string[]? patterns)
+    {
+        var files = new System.Collections.Generic.List<string>();
+        foreach (string pattern in FanotifyRule.Clean(patterns))
+        {
+            System.Collections.ObjectModel.Collection<string> found;
+            ProviderInfo provider;
+            try
+            {
+                found = cmdlet.SessionState.Path.GetResolvedProviderPathFromPSPath(pattern, out provider);
+            }
+            catch (ItemNotFoundException)
+            {
+                throw new WatchException($"Cannot make a rule for the file '{pattern}' because it does not exist.",
+                    ErrorIds.PathNotFound, ErrorCategory.ObjectNotFound, pattern);
+            }
+
+            if (provider.ImplementingType != typeof(Microsoft.PowerShell.Commands.FileSystemProvider))
+            {
+                throw new WatchException($"'{pattern}' is a {provider.Name} path, not a file.",
+                    ErrorIds.PathNotOnFileSystem, ErrorCategory.InvalidArgument, pattern);
+            }
+
+            foreach (string path in found)
+            {
+                if (Directory.Exists(path))
+                {
+                    throw new WatchException($"-File '{path}' is a directory: a file rule matches opens of that inode only, not of the " +
+                        $"files in it. Use -Path '{path.TrimEnd('/')}/*' for what is in it.", ErrorIds.InvalidRule, ErrorCategory.InvalidArgument, path);
+                }
+
+                files.Add(FileSystemFacts.RealPath(path) ?? path);
+            }
+        }
+
+        return files.Distinct(System.StringComparer.Ordinal).ToArray();
     }
 
     internal static FanotifyEventType CombineEvents(FanotifyEventType[]? events, FanotifyScope scope)
