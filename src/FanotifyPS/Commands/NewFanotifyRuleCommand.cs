@@ -33,6 +33,16 @@ public sealed class NewFanotifyRuleCommand : PSCmdlet
     [ValidateNotNullOrEmpty]
     public string[]? User { get; set; }
 
+    /// <summary>Files matched by device and inode, resolved now: every name of them (hard links, renames) is covered.</summary>
+    [Parameter]
+    [SupportsWildcards]
+    [ValidateNotNullOrEmpty]
+    public string[]? File { get; set; }
+
+    /// <summary>Create a rule with no condition, which matches every permission event of its kinds.</summary>
+    [Parameter]
+    public SwitchParameter Force { get; set; }
+
     /// <summary>The permission events the rule applies to (default: all of them).</summary>
     [Parameter]
     [ValidateSet(nameof(FanotifyEventType.OpenPerm), nameof(FanotifyEventType.OpenExecPerm), nameof(FanotifyEventType.AccessPerm))]
@@ -48,17 +58,33 @@ public sealed class NewFanotifyRuleCommand : PSCmdlet
         FanotifyEventType events = Event is null
             ? FanotifyRule.PermissionEvents
             : Event.Aggregate(FanotifyEventType.None, (all, e) => all | System.Enum.Parse<FanotifyEventType>(e, ignoreCase: true));
-        var rule = new FanotifyRule(Name ?? $"Rule{Interlocked.Increment(ref s_nextRule)}", Action,
-            FanotifyRule.Clean(Path), FanotifyRule.Clean(Exe), FanotifyRule.Clean(User), events, Errno?.ToUpperInvariant() ?? string.Empty);
         try
         {
+            string name = Name ?? $"Rule{Interlocked.Increment(ref s_nextRule)}";
+            if (Errno is not null && Action == FanotifyRuleAction.Allow)
+            {
+                throw new WatchException($"Rule '{name}': -Errno is the error a denied call fails with, and an Allow rule denies nothing. " +
+                    "Remove -Errno, or use -Action Deny.", ErrorIds.InvalidRule, ErrorCategory.InvalidArgument, Errno);
+            }
+
+            var rule = new FanotifyRule(name, Action, PathPatterns.ResolvePaths(this, Path),
+                PathPatterns.ResolvePrograms(Exe, "-" + nameof(Exe)), FanotifyRule.Clean(User), events, Errno?.ToUpperInvariant() ?? string.Empty,
+                WatchParameters.ResolveFiles(this, File));
+            if (rule.HasNoCondition && !Force)
+            {
+                string effect = Action == FanotifyRuleAction.Deny
+                    ? "denies every open (and every program start) that the watch sees"
+                    : "allows everything, so that no rule after it can ever match";
+                throw new WatchException($"Rule '{name}' has no condition: it {effect}. Give -Path, -Exe, -User or -File, or add -Force if that is what you mean.",
+                    ErrorIds.InvalidRule, ErrorCategory.InvalidArgument, name);
+            }
+
             _ = PermissionPolicy.Compile([rule]);   // unknown users fail here, not at Start-FanotifyWatch
+            WriteObject(rule);
         }
         catch (WatchException e)
         {
             ThrowTerminatingError(e.ToErrorRecord());
         }
-
-        WriteObject(rule);
     }
 }

@@ -46,6 +46,16 @@ public sealed class StartFanotifyWatchCommand : FanotifyFilterCommandBase
     [ValidateNotNullOrEmpty]
     public string[]? DenyUser { get; set; }
 
+    /// <summary>Deny permission events on these files, matched by device and inode: hard links and renames are covered.</summary>
+    [Parameter]
+    [SupportsWildcards]
+    [ValidateNotNullOrEmpty]
+    public string[]? DenyFile { get; set; }
+
+    /// <summary>Start a watch whose rules deny every open of a whole filesystem or mount, without asking.</summary>
+    [Parameter]
+    public SwitchParameter Force { get; set; }
+
     /// <summary>Rules from New-FanotifyRule, checked in order after the -Deny* rule; the first match decides.</summary>
     [Parameter]
     [ValidateNotNullOrEmpty]
@@ -75,12 +85,15 @@ public sealed class StartFanotifyWatchCommand : FanotifyFilterCommandBase
             WatchSpec spec = WatchParameters.BuildSpec(this, Path, Scope, Event, BufferSize, Name, isAdHoc: false,
                 BuildPolicy(), AuditOnly, IncludeSelf, ThreadId, SpinMicroseconds, WriteWarning);
             string target = string.Join(", ", spec.Paths);
-            if (!ShouldProcess(target, $"Start a fanotify watch ({spec.Events}, {spec.Scope} scope)"))
+            string rules = spec.Policy is null ? string.Empty :
+                $" with {(AuditOnly ? "audited " : string.Empty)}rules: {string.Join("; ", spec.Policy.Rules.Select(r => r.ToString()))}";
+            if (!ShouldProcess(target, $"Start a fanotify watch ({spec.Events}, {spec.Scope} scope){rules}") || !ConfirmSweepingRules(spec, target))
             {
                 return;
             }
 
             FanotifyWatch watch = FanotifyWatch.Start(spec, WriteWarning);
+            WriteInformation(new HostInformationMessage { Message = StartMessage.For(watch) }, ["PSHOST"]);
             JobRepository.Add(watch);   // Get-Job, Receive-Job, Wait-Job, Stop-Job, Remove-Job
             WriteVerbose($"Started watch {watch.Id} ({watch.Scope}) on '{target}' for {spec.Events}" +
                 (watch.Rules.Length == 0 ? "." : $" with {watch.Rules.Length} rules{(AuditOnly ? " (audit only)" : string.Empty)}."));
@@ -92,13 +105,45 @@ public sealed class StartFanotifyWatchCommand : FanotifyFilterCommandBase
         }
     }
 
+    /// <summary>
+    /// A deny rule that matches every open of a whole filesystem or mount cuts off every process but this one
+    /// (-DenyPath '*', -DenyUser root, a rule with no condition): it needs -Force, or a yes at a prompt.
+    /// </summary>
+    private bool ConfirmSweepingRules(WatchSpec spec, string target)
+    {
+        if (Force || AuditOnly || spec.Policy is null || spec.Scope is not (FanotifyScope.Filesystem or FanotifyScope.Mount))
+        {
+            return true;
+        }
+
+        string[] sweeping = spec.Policy.SweepingRules();
+        if (sweeping.Length == 0)
+        {
+            return true;
+        }
+
+        string what = $"The rule{(sweeping.Length == 1 ? string.Empty : "s")} {string.Join(", ", sweeping.Select(n => $"'{n}'"))} " +
+            $"den{(sweeping.Length == 1 ? "ies" : "y")} every open of {(spec.Scope == FanotifyScope.Mount ? "the mount" : "the whole filesystem")} " +
+            $"of {target} to every process but this pwsh";
+        try
+        {
+            return ShouldContinue($"{what}. Start the watch anyway?", "Deny everything?");
+        }
+        catch (System.Exception e) when (e is PSInvalidOperationException or System.Management.Automation.Host.HostException or System.NotImplementedException)
+        {
+            throw new WatchException($"{what}, and this host cannot ask whether that is meant. Add -Force to start it anyway, or narrow the rule.",
+                ErrorIds.InvalidRule, ErrorCategory.InvalidArgument, sweeping);
+        }
+    }
+
     private PermissionPolicy? BuildPolicy()
     {
         var rules = new List<FanotifyRule>();
-        if (DenyPath is not null || DenyExe is not null || DenyUser is not null)
+        if (DenyPath is not null || DenyExe is not null || DenyUser is not null || DenyFile is not null)
         {
-            rules.Add(new FanotifyRule("Deny", FanotifyRuleAction.Deny, FanotifyRule.Clean(DenyPath), FanotifyRule.Clean(DenyExe),
-                FanotifyRule.Clean(DenyUser), FanotifyRule.PermissionEvents, string.Empty));
+            rules.Add(new FanotifyRule("Deny", FanotifyRuleAction.Deny, PathPatterns.ResolvePaths(this, DenyPath),
+                PathPatterns.ResolvePrograms(DenyExe, "-" + nameof(DenyExe)), FanotifyRule.Clean(DenyUser), FanotifyRule.PermissionEvents, string.Empty,
+                WatchParameters.ResolveFiles(this, DenyFile)));
         }
 
         rules.AddRange(Rule ?? []);

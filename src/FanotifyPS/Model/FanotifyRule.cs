@@ -14,13 +14,14 @@ public sealed class FanotifyRule
         FanotifyEventType.OpenPerm | FanotifyEventType.AccessPerm | FanotifyEventType.OpenExecPerm;
 
     internal FanotifyRule(string name, FanotifyRuleAction action, string[] path, string[] exe, string[] user,
-        FanotifyEventType eventType, string errno)
+        FanotifyEventType eventType, string errno, string[]? file = null)
     {
         Name = name;
         Action = action;
         Path = path;
         Exe = exe;
         User = user;
+        File = file ?? [];
         Event = eventType;
         Errno = errno;
     }
@@ -34,6 +35,12 @@ public sealed class FanotifyRule
 
     /// <summary>Wildcards matched against the program's path (case-sensitive); empty matches any.</summary>
     public string[] Exe { get; }
+
+    /// <summary>
+    /// Files matched by identity (device and inode, taken when the watch starts): every name of the file, hard
+    /// links and later renames included. Empty matches any.
+    /// </summary>
+    public string[] File { get; }
 
     /// <summary>User names or numeric ids, matched against the process's effective uid; empty matches any.</summary>
     public string[] User { get; }
@@ -62,10 +69,18 @@ public sealed class FanotifyRule
             parts.Add($"User {string.Join(", ", User)}");
         }
 
+        if (File.Length != 0)
+        {
+            parts.Add($"File {string.Join(", ", File)}");
+        }
+
         string what = parts.Count == 0 ? "everything" : string.Join(" and ", parts);
         string errno = Errno.Length == 0 ? string.Empty : $" with {Errno}";
         return $"{Name}: {Action}{errno} {what} ({Event})";
     }
+
+    /// <summary>The rule gives no condition: it matches every permission event of its kinds.</summary>
+    internal bool HasNoCondition => Path.Length == 0 && Exe.Length == 0 && User.Length == 0 && File.Length == 0;
 
     internal static string[] Clean(string[]? values) =>
         values is null ? [] : values.Where(v => !string.IsNullOrEmpty(v)).ToArray();

@@ -190,6 +190,7 @@ public sealed class FanotifyWatch : Job2
         }
 
         _stopEvent = new FileDescriptorHandle(stopFd);
+        (ulong FsId, int Fd, string Path)[] mounts = OpenMountFds(spec.Paths);
         var groups = new List<(FileDescriptorHandle Group, FanotifyEventType Events, GroupKind Kind)>();
         if (fdEvents != FanotifyEventType.None)
         {
@@ -204,14 +205,16 @@ public sealed class FanotifyWatch : Job2
             }
 
             groups.Add((group, fdEvents, GroupKind.FileDescriptor));
-            StartResponder(group, GroupKind.FileDescriptor, spec, null, denyWithErrno, flags);
+            MountTranslator? translator = spec.Scope != FanotifyScope.Mount && (spec.Filter.HasTree || spec.Policy?.PathMask > 0)
+                ? MountTranslator.Create(mounts) : null;
+            StartResponder(group, GroupKind.FileDescriptor, spec, null, denyWithErrno, flags, translator);
         }
 
         if (handleEvents != FanotifyEventType.None)
         {
             FileDescriptorHandle group = FanotifyGroup.Open(GroupKind.FileHandle, false, false, spec.ThreadIds, out uint flags);
             groups.Add((group, handleEvents, GroupKind.FileHandle));
-            StartResponder(group, GroupKind.FileHandle, spec, new HandleResolver(OpenMountFds(spec.Paths)), false, flags);
+            StartResponder(group, GroupKind.FileHandle, spec, new HandleResolver(mounts), false, flags, null);
         }
 
         foreach ((FileDescriptorHandle group, FanotifyEventType events, GroupKind kind) in groups)
@@ -234,7 +237,7 @@ public sealed class FanotifyWatch : Job2
     }
 
     private void StartResponder(FileDescriptorHandle group, GroupKind kind, WatchSpec spec, HandleResolver? handles, bool denyWithErrno,
-        uint groupFlags)
+        uint groupFlags, MountTranslator? mounts)
     {
         var responder = new Responder(group, _stopEvent!, Buffer, new ResponderSettings
         {
@@ -249,6 +252,7 @@ public sealed class FanotifyWatch : Job2
             SpinMicroseconds = spec.SpinMicroseconds,
             FdsPerEvent = (kind == GroupKind.FileDescriptor ? 1 : 0) + ((groupFlags & Fanotify.FAN_REPORT_PIDFD) != 0 ? 1 : 0),
             Handles = handles,
+            Mounts = mounts,
         });
         _responders.Add(responder);
         Interlocked.Increment(ref _running);

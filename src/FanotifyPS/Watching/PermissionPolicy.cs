@@ -28,6 +28,7 @@ internal sealed class PermissionPolicy
         EventMask = compiled.Aggregate(0UL, (all, r) => all | r.Mask);
         PathMask = compiled.Where(r => r.Path.Count != 0).Aggregate(0UL, (all, r) => all | r.Mask);
         ProcessMask = compiled.Where(r => r.Exe.Count != 0 || r.Uids.Length != 0).Aggregate(0UL, (all, r) => all | r.Mask);
+        FileMask = compiled.Where(r => r.Files.Length != 0).Aggregate(0UL, (all, r) => all | r.Mask);
     }
 
     public FanotifyRule[] Rules { get; }
@@ -40,6 +41,9 @@ internal sealed class PermissionPolicy
 
     /// <summary>The events some rule with an -Exe or -User applies to: their process is read before the verdict.</summary>
     public ulong ProcessMask { get; }
+
+    /// <summary>The events some rule with a -File applies to: the file's device and inode are read before the verdict.</summary>
+    public ulong FileMask { get; }
 
     /// <summary>Some rule denies with a chosen errno: the group must be FAN_CLASS_PRE_CONTENT.</summary>
     public bool NeedsErrno { get; }
@@ -64,7 +68,10 @@ internal sealed class PermissionPolicy
                     ErrorIds.InvalidRule, ErrorCategory.InvalidArgument, rule.Errno);
             }
 
-            compiled[i] = new CompiledRule((ulong)rule.Event, rule.Action, new GlobSet(rule.Path), new GlobSet(rule.Exe), uids, errno);
+            FileId[] files = rule.File.Select(file => FileSystemFacts.Identify(file) ?? throw new WatchException(
+                $"Rule '{rule.Name}' names the file '{file}', which does not exist (any more).",
+                ErrorIds.PathNotFound, ErrorCategory.ObjectNotFound, file)).ToArray();
+            compiled[i] = new CompiledRule((ulong)rule.Event, rule.Action, new GlobSet(rule.Path), new GlobSet(rule.Exe), uids, errno, files);
         }
 
         return new PermissionPolicy(list, compiled);
@@ -90,10 +97,37 @@ internal sealed class PermissionPolicy
     }
 
     /// <summary>
-    /// The index of the first rule that matches, or -1. path is null when no rule needs it; exe and uid are unknown
-    /// (empty, -1) only when no rule for this event names a program or a user.
+    /// The deny rules that match every open of a whole filesystem or mount: no condition, or only conditions that
+    /// match everything (a path or program pattern of nothing but '*', the user root). They need -Force.
     /// </summary>
-    public int Evaluate(ulong mask, string? path, string exe, int uid)
+    public string[] SweepingRules()
+    {
+        var names = new List<string>();
+        for (int i = 0; i < Rules.Length; i++)
+        {
+            FanotifyRule rule = Rules[i];
+            if (rule.Action == FanotifyRuleAction.Deny && rule.File.Length == 0 &&
+                (rule.Path.Length == 0 || rule.Path.Any(MatchesEverything)) &&
+                (rule.Exe.Length == 0 || rule.Exe.Any(MatchesEverything)) &&
+                (_rules[i].Uids.Length == 0 || Array.IndexOf(_rules[i].Uids, 0) >= 0))
+            {
+                names.Add(rule.Name);
+            }
+        }
+
+        return names.ToArray();
+    }
+
+    /// <summary>"*", "/*", "**": a pattern that every absolute path matches.</summary>
+    internal static bool MatchesEverything(string pattern) =>
+        pattern.TrimStart('/').Length != 0 && pattern.TrimStart('/').All(c => c == '*') && pattern.TrimStart('/').Length + 1 >= pattern.Length;
+
+    /// <summary>
+    /// The index of the first rule that matches, or -1. path is null when no rule needs it; exe and uid are unknown
+    /// (empty, -1) only when no rule for this event names a program or a user; file is read only when some rule
+    /// for this event names files.
+    /// </summary>
+    public int Evaluate(ulong mask, string? path, string exe, int uid, in FileId file = default)
     {
         CompiledRule[] rules = _rules;
         for (int i = 0; i < rules.Length; i++)
@@ -119,6 +153,11 @@ internal sealed class PermissionPolicy
                 continue;
             }
 
+            if (rule.Files.Length != 0 && Array.IndexOf(rule.Files, file) < 0)
+            {
+                continue;
+            }
+
             return i;
         }
 
@@ -134,7 +173,7 @@ internal sealed class PermissionPolicy
         return errno == 0 ? Fanotify.FAN_DENY : Fanotify.FAN_DENY | ((uint)(errno & 0xff) << Fanotify.FAN_ERRNO_SHIFT);
     }
 
-    private sealed record CompiledRule(ulong Mask, FanotifyRuleAction Action, GlobSet Path, GlobSet Exe, int[] Uids, int Errno);
+    private sealed record CompiledRule(ulong Mask, FanotifyRuleAction Action, GlobSet Path, GlobSet Exe, int[] Uids, int Errno, FileId[] Files);
 }
 
 /// <summary>What a watch reports: its Tree roots and the -ExcludePath/-ProcessId/-Exe... filters, allocation-free.</summary>

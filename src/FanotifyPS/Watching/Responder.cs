@@ -188,6 +188,7 @@ internal sealed unsafe class Responder : IDisposable
             _group.Dispose();
             _processes.Dispose();
             _settings.Handles?.Dispose();
+            _settings.Mounts?.Dispose();
             FreeBuffers();
             _slots = [];   // a stopped watch stays listed: keep only its counters
             _finished = true;
@@ -420,19 +421,24 @@ internal sealed unsafe class Responder : IDisposable
         // Without the process, no rule for this event names one: those rules match any process.
         bool mayMatch = policy is not null && (mask & policy.EventMask) != 0 &&
             (slot.Process is null || (RuleMask(policy, slot.Process) & mask) != 0);
+        // Rules and the Tree judge the file by its path under the watched mount: a bind mount elsewhere is the
+        // same file under another name. Path stays as the file was opened.
+        string? judged = null;
         if ((mayMatch && (mask & policy!.PathMask) != 0) || filter.HasTree)
         {
             slot.Path = ResolvePath(record.Fd, out slot.IsDeleted);
+            judged = slot.JudgedPath = _settings.Mounts is { } mounts ? mounts.OnWatchedMount(record.Fd, slot.Path) : slot.Path;
         }
 
-        if (slot.Path is not null && !filter.InScope(slot.Path))
+        if (judged is not null && !filter.InScope(judged))
         {
             // Outside the Tree: answered at once, never reported.
             slot.OutOfScope = true;
         }
         else if (mayMatch)
         {
-            slot.Rule = policy!.Evaluate(mask, slot.Path, slot.Process?.Exe ?? string.Empty, slot.Process?.UserId ?? -1);
+            FileId file = (mask & policy!.FileMask) != 0 ? ReadFileId(record.Fd) : default;
+            slot.Rule = policy.Evaluate(mask, judged, slot.Process?.Exe ?? string.Empty, slot.Process?.UserId ?? -1, file);
         }
 
         if (policy is not null && policy.Denies(slot.Rule))
@@ -519,9 +525,15 @@ internal sealed unsafe class Responder : IDisposable
         string path;
         bool isDeleted = slot.IsDeleted;
         string directoryPath = string.Empty, name = string.Empty, oldPath = string.Empty, newPath = string.Empty;
+        string? judged = slot.JudgedPath;
         if (record.Fd >= 0)
         {
             path = slot.Path ?? ResolvePath(record.Fd, out isDeleted);
+            if (judged is null && _settings.Filter.HasTree && _settings.Mounts is { } mounts)
+            {
+                judged = mounts.OnWatchedMount(record.Fd, path);
+            }
+
             CloseFd(record.Fd);
         }
         else
@@ -552,7 +564,7 @@ internal sealed unsafe class Responder : IDisposable
             processId = process.ProcessId > 0 ? process.ProcessId : record.Pid;
         }
 
-        if (!_settings.Filter.Reports(path, oldPath, processId, process.Exe))
+        if (!_settings.Filter.Reports(judged ?? path, oldPath, processId, process.Exe))
         {
             _filteredCount++;
             return;
@@ -711,6 +723,13 @@ internal sealed unsafe class Responder : IDisposable
         return PathText.Decode(link);
     }
 
+    /// <summary>The open file's device and inode (for -File rules); default, which no rule holds, if statx fails.</summary>
+    private FileId ReadFileId(int fd)
+    {
+        byte emptyPath = 0;
+        return Libc.statx(fd, &emptyPath, Libc.AT_EMPTY_PATH, Libc.STATX_INO, _statx) == 0 ? FileId.FromStatx(_statx) : default;
+    }
+
     private bool HasNoLinks(int fd)
     {
         byte emptyPath = 0;
@@ -766,7 +785,7 @@ internal sealed unsafe class Responder : IDisposable
         if (_settings.Policy is { } policy)
         {
             _ = RuleMask(policy, new ProcessInfo([], "/", "/", "/", 0, 0, 0));
-            _ = policy.Evaluate(Fanotify.FAN_OPEN_PERM, "/", "/", 0);
+            _ = policy.Evaluate(Fanotify.FAN_OPEN_PERM, "/", "/", 0, ReadFileId(groupFd));
             for (int rule = 0; rule < policy.Rules.Length; rule++)
             {
                 _ = Respond(groupFd, -1, policy.DenyResponse(rule));
@@ -777,6 +796,7 @@ internal sealed unsafe class Responder : IDisposable
         _ = _settings.Filter.Reports("/", "/", 0, "/");
         _ = _settings.Filter.InScope("/");
         _ = HasNoLinks(groupFd);
+        _settings.Mounts?.WarmUp();
         _ = HasExited(groupFd);
         _ = Marshal.GetLastPInvokeError();
         _buffer.DiscardPending();
@@ -867,6 +887,8 @@ internal sealed unsafe class Responder : IDisposable
         public ProcessInfo? Process;
         public bool IsGone;
         public string? Path;
+        /// <summary>Path under the watched mount, where rules and the Tree judged it (null: not judged by path).</summary>
+        public string? JudgedPath;
         public bool IsDeleted;
         public bool OutOfScope;
         public FanotifyResponse Verdict;
@@ -890,6 +912,8 @@ internal sealed class ResponderSettings
     /// <summary>The fds the kernel opens for each event a read returns: the event's, and a pidfd.</summary>
     public int FdsPerEvent { get; init; }
     public HandleResolver? Handles { get; init; }
+    /// <summary>Where rules and the Tree judge a file opened through another mount; null for Mount scope (or no file handles).</summary>
+    public MountTranslator? Mounts { get; init; }
 }
 
 internal enum GroupKind
