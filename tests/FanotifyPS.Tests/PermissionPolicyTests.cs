@@ -72,4 +72,49 @@ public class PermissionPolicyTests
         Assert.True(CouldMatch(policy, Fanotify.FAN_OPEN_PERM, "/opt/nothing42", 0));
         Assert.Equal(42, policy.Evaluate(Fanotify.FAN_OPEN_PERM, "/nonexistent/42/x", "/opt/nothing42", 0));
     }
+
+    [Fact]
+    public void A_file_rule_matches_its_device_and_inode_only()
+    {
+        var rule = new FanotifyRule("NoKey", FanotifyRuleAction.Deny, [], [], [], FanotifyEventType.OpenPerm, string.Empty, ["/proc/self/exe"]);
+        PermissionPolicy policy = PermissionPolicy.Compile([rule]);
+        FileId key = FileSystemFacts.Identify("/proc/self/exe")!.Value;
+
+        Assert.NotEqual(0UL, policy.FileMask & Fanotify.FAN_OPEN_PERM);
+        Assert.Equal(0, policy.Evaluate(Fanotify.FAN_OPEN_PERM, null, string.Empty, -1, key));
+        Assert.Equal(-1, policy.Evaluate(Fanotify.FAN_OPEN_PERM, null, string.Empty, -1, key with { Inode = key.Inode + 1 }));
+        Assert.Equal(-1, policy.Evaluate(Fanotify.FAN_OPEN_PERM, null, string.Empty, -1, default));
+    }
+
+    [Fact]
+    public void A_file_rule_for_a_missing_file_fails_to_compile()
+    {
+        var rule = new FanotifyRule("Gone", FanotifyRuleAction.Deny, [], [], [], FanotifyEventType.OpenPerm, string.Empty, ["/nonexistent/file"]);
+        Assert.Throws<WatchException>(() => PermissionPolicy.Compile([rule]));
+    }
+
+    [Theory]
+    [InlineData("*", true)]
+    [InlineData("/*", true)]
+    [InlineData("**", true)]
+    [InlineData("/srv/*", false)]
+    [InlineData("*.pem", false)]
+    [InlineData("//*", false)]
+    public void A_pattern_of_stars_matches_everything(string pattern, bool everything) =>
+        Assert.Equal(everything, PermissionPolicy.MatchesEverything(pattern));
+
+    [Fact]
+    public void Only_deny_rules_whose_every_condition_matches_everything_sweep()
+    {
+        PermissionPolicy policy = PermissionPolicy.Compile([
+            Rule("AllPaths", path: ["*"]),
+            Rule("Root", user: ["0"]),
+            Rule("RootSecrets", path: ["/srv/secret/*"], user: ["0"]),
+            Rule("NoCondition"),
+            new FanotifyRule("AllowAll", FanotifyRuleAction.Allow, [], [], [], FanotifyEventType.OpenPerm, string.Empty),
+            new FanotifyRule("OneFile", FanotifyRuleAction.Deny, [], [], [], FanotifyEventType.OpenPerm, string.Empty, ["/proc/self/exe"]),
+        ]);
+
+        Assert.Equal(["AllPaths", "Root", "NoCondition"], policy.SweepingRules());
+    }
 }
