@@ -24,7 +24,7 @@ public sealed class GetFanotifyCapabilityCommand : PSCmdlet
                     ErrorIds.InvalidScope, ErrorCategory.InvalidArgument, directory);
             }
 
-            WriteObject(CapabilityProbe.Run(directory));
+            WriteObject(CapabilityProbe.Run(directory, WriteVerbose));
         }
         catch (WatchException e)
         {
