@@ -93,7 +93,15 @@ public sealed class GetFanotifyEventCommand : FanotifyFilterCommandBase, IDispos
         if (ParameterSetName != PathSet)
         {
             // A running watch already applied its own filters; these narrow what this command returns.
-            _streamFilter = HasFilter ? BuildFilter() : null;
+            try
+            {
+                _streamFilter = HasFilter ? BuildFilter() : null;
+            }
+            catch (WatchException e)
+            {
+                ThrowTerminatingError(e.ToErrorRecord());   // a malformed wildcard
+            }
+
             bool wait = Wait || MyInvocation.BoundParameters.ContainsKey(nameof(Timeout));
             Stream(_watches.Distinct().ToList(), wait);
             return;
