@@ -113,7 +113,7 @@ public sealed class GetFanotifyEventCommand : FanotifyFilterCommandBase, IDispos
             WatchSpec spec = WatchParameters.BuildSpec(this, Path, Scope, Event, BufferSize, "Get-FanotifyEvent", isAdHoc: true,
                 policy: null, auditOnly: false, IncludeSelf, ThreadId, SpinMicroseconds, WriteWarning);
             watch = FanotifyWatch.Start(spec, WriteWarning);
-            WriteInformation(new HostInformationMessage { Message = StartMessage.For(watch) }, ["PSHOST"]);
+            StartMessage.Write(this, watch);
             WriteVerbose($"Watching ({watch.Scope}) '{string.Join(", ", spec.Paths)}' for {spec.Events}; Ctrl+C stops.");
         }
         catch (WatchException e)

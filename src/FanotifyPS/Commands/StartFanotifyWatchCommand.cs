@@ -93,7 +93,7 @@ public sealed class StartFanotifyWatchCommand : FanotifyFilterCommandBase
             }
 
             FanotifyWatch watch = FanotifyWatch.Start(spec, WriteWarning);
-            WriteInformation(new HostInformationMessage { Message = StartMessage.For(watch) }, ["PSHOST"]);
+            StartMessage.Write(this, watch);
             JobRepository.Add(watch);   // Get-Job, Receive-Job, Wait-Job, Stop-Job, Remove-Job
             WriteVerbose($"Started watch {watch.Id} ({watch.Scope}) on '{target}' for {spec.Events}" +
                 (watch.Rules.Length == 0 ? "." : $" with {watch.Rules.Length} rules{(AuditOnly ? " (audit only)" : string.Empty)}."));

@@ -1,5 +1,6 @@
 using System.Collections.Generic;
 using System.Linq;
+using System.Management.Automation;
 using FanotifyPS.Watching;
 
 namespace FanotifyPS.Commands;
@@ -10,6 +11,24 @@ namespace FanotifyPS.Commands;
 /// </summary>
 internal static class StartMessage
 {
+    /// <summary>
+    /// Writes the message on the Information stream. Shown on a terminal (tag PSHOST, as Write-Host); where this
+    /// pwsh's output is redirected it is only recorded (6>&amp;1, -InformationVariable), so that it never becomes a
+    /// line of data in `pwsh -c '...' | other-tool`.
+    /// </summary>
+    public static void Write(PSCmdlet cmdlet, FanotifyWatch watch)
+    {
+        string text = For(watch);
+        if (System.Console.IsOutputRedirected)
+        {
+            cmdlet.WriteInformation(text, ["FanotifyPS"]);
+        }
+        else
+        {
+            cmdlet.WriteInformation(new HostInformationMessage { Message = text }, ["PSHOST", "FanotifyPS"]);
+        }
+    }
+
     public static string For(FanotifyWatch watch)
     {
         var parts = new List<string>();
