@@ -45,6 +45,7 @@ public sealed class FanotifyWatch : Job2
     private readonly LossReport _drops;
     private readonly LossReport _lost;
     private FileDescriptorHandle? _stopEvent;
+    private StopSignalGuard? _stopGuard;
     private bool _stopping;
     private int _running;
 
@@ -160,6 +161,8 @@ public sealed class FanotifyWatch : Job2
         var watch = new FanotifyWatch(spec);
         try
         {
+            // Before the first mark: from then on a stopped process would hold every opener.
+            watch._stopGuard = (spec.Events & FanotifyRule.PermissionEvents) != 0 ? StopSignalGuard.Acquire(writeWarning) : null;
             watch.Open(spec, writeWarning);
         }
         catch
@@ -375,6 +378,8 @@ public sealed class FanotifyWatch : Job2
             {
                 fd.Dispose();
             }
+
+            Interlocked.Exchange(ref _stopGuard, null)?.Dispose();
         }
 
         if (_responders.Count == 0)
@@ -414,6 +419,7 @@ public sealed class FanotifyWatch : Job2
 
         if (Interlocked.Decrement(ref _running) == 0)
         {
+            Interlocked.Exchange(ref _stopGuard, null)?.Dispose();   // every group is closed: nothing left to answer
             Buffer.Complete();
         }
     }
