@@ -110,12 +110,16 @@ Describe 'A stream whose output pipe was closed' -Tag 'RequireRoot', 'Fault' {
     BeforeAll { $mount = New-TestMount; Set-Content "$mount/data.txt" 'payload' }
     AfterAll { Remove-TestMount $mount }
 
-    It 'ends when the reader of its stdout exits (| head -2): the watch stops and pwsh exits with 141' {
+    It 'ends when the reader of its stdout exits (| head -2): the watch stops and pwsh exits with 141 (<Name>)' -ForEach @(
+        @{ Name = 'an ad hoc watch'; Stream = 'Get-FanotifyEvent $mount -Event Open | ForEach-Object ToString'; Event = 'FAN_OPEN' }
+        @{ Name = 'Get-FanotifyEvent -Wait of a permission watch'; Stream = '$w = Start-FanotifyWatch $mount -Event OpenPerm -WarningAction SilentlyContinue; Get-FanotifyEvent -Watch $w -Wait | ForEach-Object ToString'; Event = 'FAN_OPEN_PERM' }
+    ) {
         $base = Join-Path ([IO.Path]::GetTempPath()) "fanotifyps-pipe-$([guid]::NewGuid())"
         Set-Content "$base.ps1" @"
 Import-Module '$env:FANOTIFYPS_MODULE'
+`$mount = '$mount'
 Set-Content '$base.pid' `$PID
-Get-FanotifyEvent '$mount' -Event Open | ForEach-Object ToString
+$Stream
 "@
         $pwshLine = (@($pwsh.FilePath) + @($pwsh.Prefix) | ForEach-Object { "'$_'" }) -join ' '
         # sh waits for both sides: the time head ended, and the time and exit code of pwsh.
@@ -128,7 +132,7 @@ Get-FanotifyEvent '$mount' -Event Open | ForEach-Object ToString
             $streamPid = [int](Get-Content "$base.pid" -Raw -ErrorAction Ignore)
             $run.ExitCode | Should -Not -Be 137 -Because 'pwsh must end by itself once head has exited, not at the deadline'
             @(Get-Content "$base.lines") | Should -HaveCount 2
-            @(Get-Content "$base.lines") | ForEach-Object { $_ | Should -BeLike "FAN_OPEN: File $mount/data.txt Exe *" }
+            @(Get-Content "$base.lines") | ForEach-Object { $_ | Should -BeLike "$($Event): File $mount/data.txt *" }
             (Get-Content "$base.code" -Raw).Trim() | Should -Be '141'
             $after = [double](Get-Content "$base.exited" -Raw) - [double](Get-Content "$base.head" -Raw)
             $after | Should -BeLessThan 5 -Because 'pwsh notices the closed pipe within a fraction of a second'

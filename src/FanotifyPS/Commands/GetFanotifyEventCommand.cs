@@ -4,6 +4,7 @@ using System.Diagnostics;
 using System.Linq;
 using System.Management.Automation;
 using System.Threading;
+using FanotifyPS.Interop;
 using FanotifyPS.Watching;
 
 namespace FanotifyPS.Commands;
@@ -20,10 +21,18 @@ public sealed class GetFanotifyEventCommand : FanotifyFilterCommandBase, IDispos
     private const string WatchSet = "Watch";
     private const string IdSet = "Id";
 
+    /// <summary>How often a stream into a pipe looks whether the pipe still has a reader, also while no event comes.</summary>
+    private const int PipeCheckMilliseconds = 250;
+
+    /// <summary>The exit code of a program killed by SIGPIPE, as a shell reports it (128 + 13).</summary>
+    private const int ClosedPipeExitCode = 141;
+
     private readonly CancellationTokenSource _stopping = new();
     private readonly AutoResetEvent _moved = new(false);
     private readonly List<FanotifyWatch> _watches = [];
     private long _written;
+    private bool _watchStandardOutput;
+    private bool _standardOutputClosed;
 
     [Parameter(Position = 0, ParameterSetName = PathSet)]
     [ValidateNotNullOrEmpty]
@@ -96,6 +105,7 @@ public sealed class GetFanotifyEventCommand : FanotifyFilterCommandBase, IDispos
             _streamFilter = HasFilter ? BuildFilter() : null;
             bool wait = Wait || MyInvocation.BoundParameters.ContainsKey(nameof(Timeout));
             Stream(_watches.Distinct().ToList(), wait);
+            EndIfOutputClosed();
             return;
         }
 
@@ -123,6 +133,8 @@ public sealed class GetFanotifyEventCommand : FanotifyFilterCommandBase, IDispos
             watch.Stop();
             WatchRegistry.Forget(watch);
         }
+
+        EndIfOutputClosed();
     }
 
     protected override void StopProcessing() => _stopping.Cancel();
@@ -135,6 +147,9 @@ public sealed class GetFanotifyEventCommand : FanotifyFilterCommandBase, IDispos
 
     private void Stream(List<FanotifyWatch> watches, bool wait)
     {
+        // Decided once. Only pwsh's console host writes the pipeline's output to fd 1; other hosts have their own.
+        _watchStandardOutput = wait && string.Equals(Host.Name, "ConsoleHost", StringComparison.Ordinal) && IsPipe(Libc.STDOUT_FILENO);
+
         // Runs on a watch's pump, which may have taken this handler just before the finally below removed it and
         // call it after Dispose: then there is nobody left to wake, and an exception there would end the process.
         Action signal = () =>
@@ -208,6 +223,13 @@ public sealed class GetFanotifyEventCommand : FanotifyFilterCommandBase, IDispos
                 return;
             }
 
+            // After writing, and at least every PipeCheckMilliseconds while nothing comes.
+            if (_watchStandardOutput && HasNoReader(Libc.STDOUT_FILENO))
+            {
+                _standardOutputClosed = true;
+                return;
+            }
+
             int waitMilliseconds = System.Threading.Timeout.Infinite;
             if (deadline is not null)
             {
@@ -220,12 +242,54 @@ public sealed class GetFanotifyEventCommand : FanotifyFilterCommandBase, IDispos
                 waitMilliseconds = (int)Math.Ceiling(remaining);
             }
 
+            if (_watchStandardOutput && (uint)waitMilliseconds > PipeCheckMilliseconds)
+            {
+                waitMilliseconds = PipeCheckMilliseconds;   // Infinite is -1: above any cap as unsigned
+            }
+
             // A kernel wait, set by the pumps: no thread-pool hop and no spinning between bursts.
             if (WaitHandle.WaitAny(wakeUps, waitMilliseconds) == 1)
             {
                 return;   // Ctrl+C
             }
         }
+    }
+
+    /// <summary>
+    /// pwsh's standard output is a pipe whose reader has gone (`pwsh -c '...' | head -2`): what the stream writes is
+    /// lost, and the .NET runtime ignores SIGPIPE and its console ignores EPIPE, so nothing else would end the
+    /// stream, its watch and its groups. By now the stream has ended and an ad hoc watch is stopped; pwsh ends
+    /// as a native tool would on SIGPIPE, with the exit code a shell gives one (141).
+    /// </summary>
+    private void EndIfOutputClosed()
+    {
+        if (!_standardOutputClosed)
+        {
+            return;
+        }
+
+        WriteVerbose($"Standard output is a pipe without a reader: the stream has ended; pwsh exits with {ClosedPipeExitCode}.");
+        Environment.Exit(ClosedPipeExitCode);
+    }
+
+    /// <summary>The fd is a pipe or a FIFO.</summary>
+    private static unsafe bool IsPipe(int fd)
+    {
+        byte* statx = stackalloc byte[Libc.StatxSize];
+        byte emptyPath = 0;
+        if (Libc.statx(fd, &emptyPath, Libc.AT_EMPTY_PATH, Libc.STATX_TYPE, statx) != 0)
+        {
+            return false;
+        }
+
+        return (*(ushort*)(statx + Libc.StatxModeOffset) & Libc.S_IFMT) == Libc.S_IFIFO;
+    }
+
+    /// <summary>The write end of a pipe has no reader left: poll() reports POLLERR, whatever events are asked.</summary>
+    private static unsafe bool HasNoReader(int fd)
+    {
+        var pollfd = new Libc.pollfd { fd = fd, events = 0 };
+        return Libc.poll(&pollfd, 1, 0) > 0 && (pollfd.revents & Libc.POLLERR) != 0;
     }
 
     /// <summary>
