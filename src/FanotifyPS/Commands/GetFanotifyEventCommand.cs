@@ -32,6 +32,10 @@ public sealed class GetFanotifyEventCommand : FanotifyFilterCommandBase, IDispos
     private readonly List<FanotifyWatch> _watches = [];
     private long _written;
     private bool _watchStandardOutput;
+
+    /// <summary>With -Keep: the last event of each watch this command has looked at, and the messages it has written.</summary>
+    private readonly Dictionary<FanotifyWatch, long> _keptUpTo = [];
+    private readonly HashSet<object> _keptMessages = new(ReferenceEqualityComparer.Instance);
     private bool _standardOutputClosed;
 
     [Parameter(Position = 0, ParameterSetName = PathSet)]
@@ -62,6 +66,11 @@ public sealed class GetFanotifyEventCommand : FanotifyFilterCommandBase, IDispos
     [Parameter(ParameterSetName = WatchSet)]
     [Parameter(ParameterSetName = IdSet)]
     public SwitchParameter Wait { get; set; }
+
+    /// <summary>Return the events but leave them in the buffer, as Receive-Job -Keep does.</summary>
+    [Parameter(ParameterSetName = WatchSet)]
+    [Parameter(ParameterSetName = IdSet)]
+    public SwitchParameter Keep { get; set; }
 
     [Parameter]
     [ValidateRange(1, int.MaxValue)]
@@ -188,21 +197,30 @@ public sealed class GetFanotifyEventCommand : FanotifyFilterCommandBase, IDispos
         var open = new List<FanotifyWatch>(watches);
         WaitHandle[] wakeUps = [_moved, _stopping.Token.WaitHandle];
 
+        // What the stream filter leaves out stays in the buffer, for the next reader.
+        Func<FanotifyEvent, bool>? filter = _streamFilter is null ? null : _streamFilter.Reports;
         while (true)
         {
             for (int i = open.Count - 1; i >= 0; i--)
             {
                 // Read before taking: a watch that has finished has all its events in Output by then.
-                bool finished = open[i].Buffer.IsFinished;
-
-                // The stream filter consumes what it leaves out, so with -Count this may take more than one pass.
-                foreach (PSObject item in open[i].Buffer.Take(Count > 0 ? (int)(Count - _written) : 0))
+                FanotifyWatch watch = open[i];
+                bool finished = watch.Buffer.IsFinished;
+                int max = Count > 0 ? (int)(Count - _written) : 0;
+                PSObject[] items;
+                if (Keep)
                 {
-                    if (_streamFilter is not null && !_streamFilter.Reports((FanotifyEvent)item.BaseObject))
-                    {
-                        continue;
-                    }
+                    _keptUpTo.TryGetValue(watch, out long upTo);
+                    items = watch.Buffer.Peek(max, filter, ref upTo);
+                    _keptUpTo[watch] = upTo;
+                }
+                else
+                {
+                    items = watch.Buffer.Take(max, filter);
+                }
 
+                foreach (PSObject item in items)
+                {
                     WriteObject(item);
                     if (Count > 0 && ++_written >= Count)
                     {
@@ -211,7 +229,8 @@ public sealed class GetFanotifyEventCommand : FanotifyFilterCommandBase, IDispos
                     }
                 }
 
-                if (finished && open[i].Buffer.Count == 0)
+                // Everything it had that this read returns is returned: what is left is for other readers.
+                if (finished)
                 {
                     open.RemoveAt(i);
                 }
@@ -301,15 +320,28 @@ public sealed class GetFanotifyEventCommand : FanotifyFilterCommandBase, IDispos
         foreach (FanotifyWatch watch in watches)
         {
             watch.PublishLosses();
-            foreach (WarningRecord warning in watch.Warning.ReadAll())
+            foreach (WarningRecord warning in Keep ? Unseen(watch.Warning) : (IEnumerable<WarningRecord>)watch.Warning.ReadAll())
             {
                 WriteWarning(warning.Message);
             }
 
-            foreach (ErrorRecord error in watch.Error.ReadAll())
+            foreach (ErrorRecord error in Keep ? Unseen(watch.Error) : (IEnumerable<ErrorRecord>)watch.Error.ReadAll())
             {
                 WriteError(error);
             }
         }
+    }
+
+    /// <summary>With -Keep: the records of a stream this command has not written yet, left in the stream.</summary>
+    private IEnumerable<T> Unseen<T>(PSDataCollection<T> stream)
+    {
+        T[] records;
+        lock (((System.Collections.ICollection)stream).SyncRoot)
+        {
+            records = new T[stream.Count];
+            stream.CopyTo(records, 0);
+        }
+
+        return records.Where(record => record is not null && _keptMessages.Add(record)).ToList();
     }
 }
