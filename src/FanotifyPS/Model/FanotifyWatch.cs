@@ -44,6 +44,7 @@ public sealed class FanotifyWatch : Job2
     private readonly object _lossLock = new();
     private readonly LossReport _drops;
     private readonly LossReport _lost;
+    private readonly LossReport _unnamed;
     private FileDescriptorHandle? _stopEvent;
     private StopSignalGuard? _stopGuard;
     private bool _stopping;
@@ -72,6 +73,8 @@ public sealed class FanotifyWatch : Job2
             "Read the events faster, or start the watch with a larger -BufferSize.");
         _lost = new LossReport(n => $"Watch {Id} lost {n} events: the kernel could not open a file descriptor for them " +
             "(EMFILE/ENFILE; a permission event is then denied). Raise the open file limit (ulimit -n).");
+        _unnamed = new LossReport(n => $"Watch {Id} left out {n} events whose process had exited before it could be named: " +
+            "-Exe cannot match a program nobody knows. They are counted in FilteredCount.");
     }
 
     /// <summary>The paths marked with Scope.</summary>
@@ -446,6 +449,7 @@ public sealed class FanotifyWatch : Job2
         {
             _drops.Publish(DroppedCount, Warning);
             _lost.Publish(LostCount, Warning);
+            _unnamed.Publish(Sum(r => r.UnnamedCount), Warning);
         }
     }
 
