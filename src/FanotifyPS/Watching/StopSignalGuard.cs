@@ -10,6 +10,9 @@ namespace FanotifyPS.Watching;
 /// Counted across the watches of the process: the first permission watch registers the handlers, the last one
 /// to stop disposes them, and .NET then restores the signals' previous handling (pwsh's own job control).
 /// SIGSTOP cannot be caught: a watcher stopped by it holds its openers until SIGCONT.
+/// The cost: a pwsh left in the background (a wrapper such as the dotnet tool shim was stopped, and the shell
+/// took the terminal) retries its terminal set-up in a loop, each try interrupted by SIGTTOU, until fg. It spins,
+/// but it answers; stopped, it would hold every opener.
 /// </summary>
 internal sealed class StopSignalGuard : IDisposable
 {
