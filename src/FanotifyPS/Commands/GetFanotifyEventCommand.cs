@@ -30,12 +30,11 @@ public sealed class GetFanotifyEventCommand : FanotifyFilterCommandBase, IDispos
     private readonly CancellationTokenSource _stopping = new();
     private readonly AutoResetEvent _moved = new(false);
     private readonly List<FanotifyWatch> _watches = [];
-    private long _written;
-    private bool _watchStandardOutput;
-
     /// <summary>With -Keep: the last event of each watch this command has looked at, and the messages it has written.</summary>
     private readonly Dictionary<FanotifyWatch, long> _keptUpTo = [];
     private readonly HashSet<object> _keptMessages = new(ReferenceEqualityComparer.Instance);
+    private long _written;
+    private bool _watchStandardOutput;
     private bool _standardOutputClosed;
 
     [Parameter(Position = 0, ParameterSetName = PathSet)]
