@@ -22,11 +22,9 @@ Describe 'Stop signals while a permission watch runs' -Tag 'RequireRoot', 'Fault
     It 'SIGTSTP, SIGTTIN and SIGTTOU do not stop pwsh while a permission watch runs; once the last one stops, SIGTSTP stops it again' {
         # Two permission watches (the guard is counted) and a notification watch (it does not need the guard).
         $child = Start-ChildWatcher -Mount $mount -Script @'
-$first = Start-FanotifyWatch -Path $mount -Event OpenPerm -WarningVariable warnedFirst -WarningAction SilentlyContinue
-$second = Start-FanotifyWatch -Path $mount -Event OpenExecPerm, OpenPerm -WarningVariable warnedSecond -WarningAction SilentlyContinue
+$first = Start-FanotifyWatch -Path $mount -Event OpenPerm
+$second = Start-FanotifyWatch -Path $mount -Event OpenExecPerm, OpenPerm
 $notification = Start-FanotifyWatch -Path $mount -Event Open
-Set-Content "$ready.warning" "$warnedFirst"
-Set-Content "$ready.warning2" "$warnedSecond"
 Send-Ready
 while (-not (Test-Path "$ready.stop1")) { Start-Sleep -Milliseconds 50 }
 Stop-FanotifyWatch $first
@@ -45,9 +43,6 @@ while ($true) { Start-Sleep -Milliseconds 50 }
                 $open.Output | Should -Be 'payload'
                 Get-ProcessState $child.Pid | Should -Not -Be 'T' -Because "SIG$signal must not stop the watcher"
             }
-
-            Get-Content "$($child.Ready).warning" -Raw | Should -BeLike '*Ctrl+Z (SIGTSTP), SIGTTIN and SIGTTOU do not stop this pwsh*Stop the watch first*'
-            (Get-Content "$($child.Ready).warning2" -Raw).Trim() | Should -BeNullOrEmpty -Because 'the warning is written once per process'
 
             # One permission watch left: still guarded.
             Set-Content "$($child.Ready).stop1" 'stop'
@@ -70,6 +65,35 @@ while ($true) { Start-Sleep -Milliseconds 50 }
         }
     }
 
+    It 'says so once per process where its output is a terminal, and writes nothing into redirected output' {
+        $base = Join-Path ([IO.Path]::GetTempPath()) "fanotifyps-warn-$([guid]::NewGuid())"
+        Set-Content "$base.ps1" @"
+Import-Module '$env:FANOTIFYPS_MODULE'
+`$first = Start-FanotifyWatch '$mount' -Event OpenPerm
+`$second = Start-FanotifyWatch '$mount' -Event OpenExecPerm
+Stop-FanotifyWatch `$first, `$second
+`$third = Start-FanotifyWatch '$mount' -Event OpenPerm
+'done'
+"@
+        try {
+            $pwshLine = (@($pwsh.FilePath) + @($pwsh.Prefix) | ForEach-Object { "'$_'" }) -join ' '
+            # script(1) runs it on a pseudo-terminal: its output is a terminal there.
+            $onTerminal = Invoke-Bounded script @('-qec', "$pwshLine -NoProfile -NonInteractive -File '$base.ps1'", '/dev/null') -TimeoutSeconds 60
+            $onTerminal.ExitCode | Should -Be 0 -Because $onTerminal.Output
+            $onTerminal.Output | Should -BeLike '*done*'
+            $text = $onTerminal.Output -replace '\e\[[0-9;?]*[A-Za-z]' -replace '\s+', ' '
+            $text | Should -BeLike '*While a permission watch runs, Ctrl+Z (SIGTSTP), SIGTTIN and SIGTTOU do not stop this pwsh*Stop the watch first (Ctrl+C or Stop-FanotifyWatch).*'
+            ([regex]::Matches($text, 'do not stop this pwsh')).Count | Should -Be 1 -Because 'once per process'
+
+            $redirected = Invoke-Bounded $pwsh.FilePath (@($pwsh.Prefix) + @('-NoProfile', '-NonInteractive', '-File', "$base.ps1")) -TimeoutSeconds 60
+            $redirected.ExitCode | Should -Be 0
+            $redirected.Output | Should -BeExactly 'done'
+        }
+        finally {
+            Remove-Item "$base*" -ErrorAction Ignore
+        }
+    }
+
     It 'SIGTSTP does not stop pwsh while Get-FanotifyEvent streams a permission watch, and stops it once the stream ends' {
         Set-Content "$mount/probe" 'probe'
         Set-Content "$mount/last" 'last'
@@ -77,7 +101,7 @@ while ($true) { Start-Sleep -Milliseconds 50 }
         $prober = Start-Bounded sh @('-c', "while :; do cat '$mount/probe' >/dev/null; sleep 0.1; done") -TimeoutSeconds 90
         try {
             $child = Start-ChildWatcher -Mount $mount -Script @'
-Get-FanotifyEvent -Path $mount -Event OpenPerm -WarningAction SilentlyContinue |
+Get-FanotifyEvent -Path $mount -Event OpenPerm |
     Where-Object { if (-not $script:sent) { Send-Ready; $script:sent = $true }; $_.Path -like '*/last' } |
     Select-Object -First 1 | Out-Null
 Set-Content "$ready.stopped" 'stopped'
@@ -112,7 +136,7 @@ Describe 'A stream whose output pipe was closed' -Tag 'RequireRoot', 'Fault' {
 
     It 'ends when the reader of its stdout exits (| head -2): the watch stops and pwsh exits with 141 (<Name>)' -ForEach @(
         @{ Name = 'an ad hoc watch'; Stream = 'Get-FanotifyEvent $mount -Event Open | ForEach-Object ToString'; Event = 'FAN_OPEN' }
-        @{ Name = 'Get-FanotifyEvent -Wait of a permission watch'; Stream = '$w = Start-FanotifyWatch $mount -Event OpenPerm -WarningAction SilentlyContinue; Get-FanotifyEvent -Watch $w -Wait | ForEach-Object ToString'; Event = 'FAN_OPEN_PERM' }
+        @{ Name = 'Get-FanotifyEvent -Wait of a permission watch'; Stream = '$w = Start-FanotifyWatch $mount -Event OpenPerm; Get-FanotifyEvent -Watch $w -Wait | ForEach-Object ToString'; Event = 'FAN_OPEN_PERM' }
     ) {
         $base = Join-Path ([IO.Path]::GetTempPath()) "fanotifyps-pipe-$([guid]::NewGuid())"
         Set-Content "$base.ps1" @"

@@ -31,8 +31,9 @@ internal sealed class StopSignalGuard : IDisposable
     }
 
     /// <summary>
-    /// Takes the guard for a permission watch. The first one in the process writes <see cref="Warning"/>; a
-    /// process where the signals cannot be handled gets a warning that says so instead (the watch still runs).
+    /// Takes the guard for a permission watch. The first one in a process whose output is a terminal writes
+    /// <see cref="Warning"/>; a process where the signals cannot be handled gets a warning that says so instead
+    /// (the watch still runs).
     /// </summary>
     public static StopSignalGuard Acquire(Action<string> writeWarning)
     {
@@ -44,7 +45,8 @@ internal sealed class StopSignalGuard : IDisposable
                 warning = Register();
             }
 
-            if (s_registrations is not null && !s_warned)
+            // Where Ctrl+Z can be pressed and the warning read: not into a script's redirected output.
+            if (s_registrations is not null && !s_warned && !Console.IsOutputRedirected)
             {
                 s_warned = true;
                 warning = Warning;
