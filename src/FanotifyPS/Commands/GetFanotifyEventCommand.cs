@@ -4,6 +4,7 @@ using System.Diagnostics;
 using System.Linq;
 using System.Management.Automation;
 using System.Threading;
+using FanotifyPS.Interop;
 using FanotifyPS.Watching;
 
 namespace FanotifyPS.Commands;
@@ -20,10 +21,21 @@ public sealed class GetFanotifyEventCommand : FanotifyFilterCommandBase, IDispos
     private const string WatchSet = "Watch";
     private const string IdSet = "Id";
 
+    /// <summary>How often a stream into a pipe looks whether the pipe still has a reader, also while no event comes.</summary>
+    private const int PipeCheckMilliseconds = 250;
+
+    /// <summary>The exit code of a program killed by SIGPIPE, as a shell reports it (128 + 13).</summary>
+    private const int ClosedPipeExitCode = 141;
+
     private readonly CancellationTokenSource _stopping = new();
     private readonly AutoResetEvent _moved = new(false);
     private readonly List<FanotifyWatch> _watches = [];
+    /// <summary>With -Keep: the last event of each watch this command has looked at, and the messages it has written.</summary>
+    private readonly Dictionary<FanotifyWatch, long> _keptUpTo = [];
+    private readonly HashSet<object> _keptMessages = new(ReferenceEqualityComparer.Instance);
     private long _written;
+    private bool _watchStandardOutput;
+    private bool _standardOutputClosed;
 
     [Parameter(Position = 0, ParameterSetName = PathSet)]
     [ValidateNotNullOrEmpty]
@@ -53,6 +65,11 @@ public sealed class GetFanotifyEventCommand : FanotifyFilterCommandBase, IDispos
     [Parameter(ParameterSetName = WatchSet)]
     [Parameter(ParameterSetName = IdSet)]
     public SwitchParameter Wait { get; set; }
+
+    /// <summary>Return the events but leave them in the buffer, as Receive-Job -Keep does.</summary>
+    [Parameter(ParameterSetName = WatchSet)]
+    [Parameter(ParameterSetName = IdSet)]
+    public SwitchParameter Keep { get; set; }
 
     [Parameter]
     [ValidateRange(1, int.MaxValue)]
@@ -104,6 +121,7 @@ public sealed class GetFanotifyEventCommand : FanotifyFilterCommandBase, IDispos
 
             bool wait = Wait || MyInvocation.BoundParameters.ContainsKey(nameof(Timeout));
             Stream(_watches.Distinct().ToList(), wait);
+            EndIfOutputClosed();
             return;
         }
 
@@ -132,6 +150,8 @@ public sealed class GetFanotifyEventCommand : FanotifyFilterCommandBase, IDispos
             watch.Stop();
             WatchRegistry.Forget(watch);
         }
+
+        EndIfOutputClosed();
     }
 
     protected override void StopProcessing() => _stopping.Cancel();
@@ -144,6 +164,9 @@ public sealed class GetFanotifyEventCommand : FanotifyFilterCommandBase, IDispos
 
     private void Stream(List<FanotifyWatch> watches, bool wait)
     {
+        // Decided once. Only pwsh's console host writes the pipeline's output to fd 1; other hosts have their own.
+        _watchStandardOutput = wait && string.Equals(Host.Name, "ConsoleHost", StringComparison.Ordinal) && IsPipe(Libc.STDOUT_FILENO);
+
         // Runs on a watch's pump, which may have taken this handler just before the finally below removed it and
         // call it after Dispose: then there is nobody left to wake, and an exception there would end the process.
         Action signal = () =>
@@ -182,21 +205,30 @@ public sealed class GetFanotifyEventCommand : FanotifyFilterCommandBase, IDispos
         var open = new List<FanotifyWatch>(watches);
         WaitHandle[] wakeUps = [_moved, _stopping.Token.WaitHandle];
 
+        // What the stream filter leaves out stays in the buffer, for the next reader.
+        Func<FanotifyEvent, bool>? filter = _streamFilter is null ? null : _streamFilter.Reports;
         while (true)
         {
             for (int i = open.Count - 1; i >= 0; i--)
             {
                 // Read before taking: a watch that has finished has all its events in Output by then.
-                bool finished = open[i].Buffer.IsFinished;
-
-                // The stream filter consumes what it leaves out, so with -Count this may take more than one pass.
-                foreach (PSObject item in open[i].Buffer.Take(Count > 0 ? (int)(Count - _written) : 0))
+                FanotifyWatch watch = open[i];
+                bool finished = watch.Buffer.IsFinished;
+                int max = Count > 0 ? (int)(Count - _written) : 0;
+                PSObject[] items;
+                if (Keep)
                 {
-                    if (_streamFilter is not null && !_streamFilter.Reports((FanotifyEvent)item.BaseObject))
-                    {
-                        continue;
-                    }
+                    _keptUpTo.TryGetValue(watch, out long upTo);
+                    items = watch.Buffer.Peek(max, filter, ref upTo);
+                    _keptUpTo[watch] = upTo;
+                }
+                else
+                {
+                    items = watch.Buffer.Take(max, filter);
+                }
 
+                foreach (PSObject item in items)
+                {
                     WriteObject(item);
                     if (Count > 0 && ++_written >= Count)
                     {
@@ -205,7 +237,8 @@ public sealed class GetFanotifyEventCommand : FanotifyFilterCommandBase, IDispos
                     }
                 }
 
-                if (finished && open[i].Buffer.Count == 0)
+                // Everything it had that this read returns is returned: what is left is for other readers.
+                if (finished)
                 {
                     open.RemoveAt(i);
                 }
@@ -214,6 +247,13 @@ public sealed class GetFanotifyEventCommand : FanotifyFilterCommandBase, IDispos
             WriteMessages(watches);
             if (!wait || open.Count == 0)
             {
+                return;
+            }
+
+            // After writing, and at least every PipeCheckMilliseconds while nothing comes.
+            if (_watchStandardOutput && HasNoReader(Libc.STDOUT_FILENO))
+            {
+                _standardOutputClosed = true;
                 return;
             }
 
@@ -229,12 +269,54 @@ public sealed class GetFanotifyEventCommand : FanotifyFilterCommandBase, IDispos
                 waitMilliseconds = (int)Math.Ceiling(remaining);
             }
 
+            if (_watchStandardOutput && (uint)waitMilliseconds > PipeCheckMilliseconds)
+            {
+                waitMilliseconds = PipeCheckMilliseconds;   // Infinite is -1: above any cap as unsigned
+            }
+
             // A kernel wait, set by the pumps: no thread-pool hop and no spinning between bursts.
             if (WaitHandle.WaitAny(wakeUps, waitMilliseconds) == 1)
             {
                 return;   // Ctrl+C
             }
         }
+    }
+
+    /// <summary>
+    /// pwsh's standard output is a pipe whose reader has gone (`pwsh -c '...' | head -2`): what the stream writes is
+    /// lost, and the .NET runtime ignores SIGPIPE and its console ignores EPIPE, so nothing else would end the
+    /// stream, its watch and its groups. By now the stream has ended and an ad hoc watch is stopped; pwsh ends
+    /// as a native tool would on SIGPIPE, with the exit code a shell gives one (141).
+    /// </summary>
+    private void EndIfOutputClosed()
+    {
+        if (!_standardOutputClosed)
+        {
+            return;
+        }
+
+        WriteVerbose($"Standard output is a pipe without a reader: the stream has ended; pwsh exits with {ClosedPipeExitCode}.");
+        Environment.Exit(ClosedPipeExitCode);
+    }
+
+    /// <summary>The fd is a pipe or a FIFO.</summary>
+    private static unsafe bool IsPipe(int fd)
+    {
+        byte* statx = stackalloc byte[Libc.StatxSize];
+        byte emptyPath = 0;
+        if (Libc.statx(fd, &emptyPath, Libc.AT_EMPTY_PATH, Libc.STATX_TYPE, statx) != 0)
+        {
+            return false;
+        }
+
+        return (*(ushort*)(statx + Libc.StatxModeOffset) & Libc.S_IFMT) == Libc.S_IFIFO;
+    }
+
+    /// <summary>The write end of a pipe has no reader left: poll() reports POLLERR, whatever events are asked.</summary>
+    private static unsafe bool HasNoReader(int fd)
+    {
+        var pollfd = new Libc.pollfd { fd = fd, events = 0 };
+        return Libc.poll(&pollfd, 1, 0) > 0 && (pollfd.revents & Libc.POLLERR) != 0;
     }
 
     /// <summary>
@@ -246,15 +328,28 @@ public sealed class GetFanotifyEventCommand : FanotifyFilterCommandBase, IDispos
         foreach (FanotifyWatch watch in watches)
         {
             watch.PublishLosses();
-            foreach (WarningRecord warning in watch.Warning.ReadAll())
+            foreach (WarningRecord warning in Keep ? Unseen(watch.Warning) : (IEnumerable<WarningRecord>)watch.Warning.ReadAll())
             {
                 WriteWarning(warning.Message);
             }
 
-            foreach (ErrorRecord error in watch.Error.ReadAll())
+            foreach (ErrorRecord error in Keep ? Unseen(watch.Error) : (IEnumerable<ErrorRecord>)watch.Error.ReadAll())
             {
                 WriteError(error);
             }
         }
+    }
+
+    /// <summary>With -Keep: the records of a stream this command has not written yet, left in the stream.</summary>
+    private IEnumerable<T> Unseen<T>(PSDataCollection<T> stream)
+    {
+        T[] records;
+        lock (((System.Collections.ICollection)stream).SyncRoot)
+        {
+            records = new T[stream.Count];
+            stream.CopyTo(records, 0);
+        }
+
+        return records.Where(record => record is not null && _keptMessages.Add(record)).ToList();
     }
 }

@@ -87,4 +87,12 @@ internal static unsafe partial class Libc
 
     internal const int StatxSize = 256;
     internal const int StatxNlinkOffset = 16;
+
+    // struct statx: stx_mode u16 @28 (after stx_uid u32 @20 and stx_gid u32 @24).
+    internal const uint STATX_TYPE = 0x1;
+    internal const int StatxModeOffset = 28;
+    internal const int S_IFMT = 0xF000;    // 0170000
+    internal const int S_IFIFO = 0x1000;   // 0010000
+
+    internal const int STDOUT_FILENO = 1;
 }

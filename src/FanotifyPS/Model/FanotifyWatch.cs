@@ -44,7 +44,9 @@ public sealed class FanotifyWatch : Job2
     private readonly object _lossLock = new();
     private readonly LossReport _drops;
     private readonly LossReport _lost;
+    private readonly LossReport _unnamed;
     private FileDescriptorHandle? _stopEvent;
+    private StopSignalGuard? _stopGuard;
     private bool _stopping;
     private int _running;
 
@@ -71,6 +73,8 @@ public sealed class FanotifyWatch : Job2
             "Read the events faster, or start the watch with a larger -BufferSize.");
         _lost = new LossReport(n => $"Watch {Id} lost {n} events: the kernel could not open a file descriptor for them " +
             "(EMFILE/ENFILE; a permission event is then denied). Raise the open file limit (ulimit -n).");
+        _unnamed = new LossReport(n => $"Watch {Id} left out {n} events whose process had exited before it could be named: " +
+            "-Exe cannot match a program nobody knows. They are counted in FilteredCount.");
     }
 
     /// <summary>The paths marked with Scope.</summary>
@@ -160,6 +164,8 @@ public sealed class FanotifyWatch : Job2
         var watch = new FanotifyWatch(spec);
         try
         {
+            // Before the first mark: from then on a stopped process would hold every opener.
+            watch._stopGuard = (spec.Events & FanotifyRule.PermissionEvents) != 0 ? StopSignalGuard.Acquire(writeWarning) : null;
             watch.Open(spec, writeWarning);
         }
         catch
@@ -379,6 +385,8 @@ public sealed class FanotifyWatch : Job2
             {
                 fd.Dispose();
             }
+
+            Interlocked.Exchange(ref _stopGuard, null)?.Dispose();
         }
 
         if (_responders.Count == 0)
@@ -418,6 +426,7 @@ public sealed class FanotifyWatch : Job2
 
         if (Interlocked.Decrement(ref _running) == 0)
         {
+            Interlocked.Exchange(ref _stopGuard, null)?.Dispose();   // every group is closed: nothing left to answer
             Buffer.Complete();
         }
     }
@@ -444,6 +453,7 @@ public sealed class FanotifyWatch : Job2
         {
             _drops.Publish(DroppedCount, Warning);
             _lost.Publish(LostCount, Warning);
+            _unnamed.Publish(Sum(r => r.UnnamedCount), Warning);
         }
     }
 

@@ -1,6 +1,7 @@
 using System;
 using System.Collections;
 using System.Collections.Concurrent;
+using System.Collections.Generic;
 using System.Management.Automation;
 using System.Threading;
 
@@ -22,6 +23,8 @@ namespace FanotifyPS.Watching;
 ///   and by Get-FanotifyEvent (which removes) and published in <see cref="_outputCount"/>; Receive-Job removes
 ///   without telling anyone, so a full buffer is re-counted every <see cref="RecountMilliseconds"/>.
 /// - Lock order: Output's SyncRoot only; nobody waits while holding it.
+/// - Each event gets a sequence number as it enters Output (under the lock): numbers grow along Output, whoever
+///   removes what, so a reader that keeps what it reads (-Keep) finds where it left off by a binary search.
 /// </summary>
 internal sealed class EventBuffer : IDisposable
 {
@@ -48,6 +51,7 @@ internal sealed class EventBuffer : IDisposable
     private int _pumpAsleep;
     private int _inQueue;
     private int _outputCount;
+    private long _sequence;   // under the Output lock
 
     public EventBuffer(int capacity, PSDataCollection<PSObject> output)
     {
@@ -119,9 +123,11 @@ internal sealed class EventBuffer : IDisposable
     /// <summary>
     /// Takes up to <paramref name="max"/> events (all when 0) from the front of Output, in one O(n) pass, after
     /// moving what the pump has not moved yet: a reader gets every event counted in Count. They stay wrapped
-    /// as they were wrapped for Output, so that writing them to the pipeline does not wrap them again.
+    /// as they were wrapped for Output, so that writing them to the pipeline does not wrap them again. With a
+    /// <paramref name="filter"/>, only the events it passes are taken (up to max); the others stay, in order,
+    /// for the next reader. The filter runs under the Output lock: it must not wait.
     /// </summary>
-    public PSObject[] Take(int max)
+    public PSObject[] Take(int max, Func<FanotifyEvent, bool>? filter = null)
     {
         PSObject[] items;
         lock (_outputLock)
@@ -129,15 +135,22 @@ internal sealed class EventBuffer : IDisposable
             MoveLocked();
             items = new PSObject[_output.Count];
             ((ICollection)_output).CopyTo(items, 0);
-            _output.Clear();   // ReadAll would remove one item at a time from the front of a list: O(n^2)
-            if (max > 0 && max < items.Length)
+            if (filter is not null)
             {
-                for (int i = max; i < items.Length; i++)
+                items = TakeMatchingLocked(items, max, filter);
+            }
+            else
+            {
+                _output.Clear();   // ReadAll would remove one item at a time from the front of a list: O(n^2)
+                if (max > 0 && max < items.Length)
                 {
-                    _output.Add(items[i]);   // nothing else can add while the lock is held: the order stays
-                }
+                    for (int i = max; i < items.Length; i++)
+                    {
+                        _output.Add(items[i]);   // nothing else can add while the lock is held: the order stays
+                    }
 
-                Array.Resize(ref items, max);
+                    Array.Resize(ref items, max);
+                }
             }
 
             Volatile.Write(ref _outputCount, _output.Count);
@@ -145,6 +158,93 @@ internal sealed class EventBuffer : IDisposable
 
         return items;
     }
+
+    /// <summary>
+    /// Returns, without taking them, up to <paramref name="max"/> events (all when 0) that come after
+    /// <paramref name="after"/> and pass <paramref name="filter"/>; <paramref name="after"/> moves past every event
+    /// looked at, so that the same reader never gets one twice. O(log n) to find the place, then one per event.
+    /// </summary>
+    public PSObject[] Peek(int max, Func<FanotifyEvent, bool>? filter, ref long after)
+    {
+        var items = new List<PSObject>();
+        lock (_outputLock)
+        {
+            MoveLocked();
+            int count = _output.Count;
+            int low = 0, high = count;
+            while (low < high)
+            {
+                int middle = (low + high) >>> 1;
+                if (SequenceOf(_output[middle]) <= after)
+                {
+                    low = middle + 1;
+                }
+                else
+                {
+                    high = middle;
+                }
+            }
+
+            for (int i = low; i < count && (max <= 0 || items.Count < max); i++)
+            {
+                PSObject item = _output[i];
+                after = SequenceOf(item);
+                if (filter is null || filter((FanotifyEvent)item.BaseObject))
+                {
+                    items.Add(item);
+                }
+            }
+        }
+
+        return items.ToArray();
+    }
+
+    /// <summary>
+    /// Takes what the filter passes from <paramref name="all"/> (Output's contents), up to max. Only the part of
+    /// Output from the first taken event on is rebuilt: removals from the end, then the kept events added back in
+    /// order. A read that takes nothing changes nothing. The caller holds the Output lock.
+    /// </summary>
+    private PSObject[] TakeMatchingLocked(PSObject[] all, int max, Func<FanotifyEvent, bool> filter)
+    {
+        var taken = new List<PSObject>();
+        int first = -1;
+        var keep = new bool[all.Length];
+        for (int i = 0; i < all.Length; i++)
+        {
+            if ((max <= 0 || taken.Count < max) && filter((FanotifyEvent)all[i].BaseObject))
+            {
+                taken.Add(all[i]);
+                if (first < 0)
+                {
+                    first = i;
+                }
+            }
+            else
+            {
+                keep[i] = true;
+            }
+        }
+
+        if (first >= 0)
+        {
+            for (int i = all.Length - 1; i >= first; i--)
+            {
+                _output.RemoveAt(i);   // from the end of a list: O(1) each
+            }
+
+            for (int i = first; i < all.Length; i++)
+            {
+                if (keep[i])
+                {
+                    _output.Add(all[i]);
+                }
+            }
+        }
+
+        return taken.ToArray();
+    }
+
+    private static long SequenceOf(PSObject item) => ((FanotifyEvent)item.BaseObject).Sequence;
 
     public void Dispose() => _wakePump.Dispose();
 
@@ -206,6 +306,7 @@ internal sealed class EventBuffer : IDisposable
         int moved = 0;
         while (_queue.TryDequeue(out FanotifyEvent? item))
         {
+            item.Sequence = ++_sequence;
             _output.Add(PSObject.AsPSObject(item));
             moved++;
         }

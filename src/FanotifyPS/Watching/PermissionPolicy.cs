@@ -217,7 +217,14 @@ internal sealed class ReportFilter
 
     public bool Reports(FanotifyEvent e) => Reports(e.Path, e.OldPath, e.ProcessId, e.Exe);
 
-    private bool PassesFilters(string path, int pid, string exe)
+    /// <summary>
+    /// For an event Reports left out: left out by -Exe or -ExcludeExe alone, with no program to judge (empty exe).
+    /// </summary>
+    public bool LeftOutWithoutExe(string path, string oldPath, int pid, string exe) =>
+        exe.Length == 0 && (Exe.Count != 0 || ExcludeExe.Count != 0) &&
+        (InScope(path) || (oldPath.Length != 0 && InScope(oldPath))) && PassesFilters(path, pid, exe, judgeExe: false);
+
+    private bool PassesFilters(string path, int pid, string exe, bool judgeExe = true)
     {
         if (ProcessId.Length != 0 && Array.IndexOf(ProcessId, pid) < 0)
         {
@@ -229,12 +236,12 @@ internal sealed class ReportFilter
             return false;
         }
 
-        if (Exe.Count != 0 && !Exe.IsMatchAny(exe))
+        if (judgeExe && Exe.Count != 0 && !Exe.IsMatchAny(exe))
         {
             return false;
         }
 
-        if (ExcludeExe.Count != 0 && ExcludeExe.IsMatchAny(exe))
+        if (judgeExe && ExcludeExe.Count != 0 && ExcludeExe.IsMatchAny(exe))
         {
             return false;
         }

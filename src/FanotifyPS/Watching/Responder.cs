@@ -73,6 +73,7 @@ internal sealed unsafe class Responder : IDisposable
     private long _deniedCount;
     private long _wouldDenyCount;
     private long _readErrorCount;
+    private long _unnamedCount;
     private int _failureErrno;
     private string? _failureWhat;
     private MalformedReason _malformed;
@@ -108,6 +109,8 @@ internal sealed unsafe class Responder : IDisposable
     public long DeniedCount => Volatile.Read(ref _deniedCount);
     public long WouldDenyCount => Volatile.Read(ref _wouldDenyCount);
     public long ReadErrorCount => Volatile.Read(ref _readErrorCount);
+    /// <summary>Of FilteredCount: left out by -Exe/-ExcludeExe because the process had exited before it could be named.</summary>
+    public long UnnamedCount => Volatile.Read(ref _unnamedCount);
 
     /// <summary>Why the responder ended on its own; null while running or after a requested stop.</summary>
     /// <remarks>Composed here, on the reader's thread: the responder formats nothing.</remarks>
@@ -567,6 +570,11 @@ internal sealed unsafe class Responder : IDisposable
         if (!_settings.Filter.Reports(judged ?? path, oldPath, processId, process.Exe))
         {
             _filteredCount++;
+            if (isGone && _settings.Filter.LeftOutWithoutExe(path, oldPath, processId, process.Exe))
+            {
+                _unnamedCount++;   // the watch says so: nobody could tell whether it was the program asked for
+            }
+
             return;
         }
 
@@ -794,6 +802,7 @@ internal sealed unsafe class Responder : IDisposable
 
         _ = PathText.Decode([0x2f, 0xff, 0x61]);   // a name that is not UTF-8
         _ = _settings.Filter.Reports("/", "/", 0, "/");
+        _ = _settings.Filter.LeftOutWithoutExe("/", "/", 0, string.Empty);
         _ = _settings.Filter.InScope("/");
         _ = HasNoLinks(groupFd);
         _settings.Mounts?.WarmUp();
@@ -801,7 +810,7 @@ internal sealed unsafe class Responder : IDisposable
         _ = Marshal.GetLastPInvokeError();
         _buffer.DiscardPending();
 
-        _eventCount = _droppedCount = _overflowCount = _ownEventCount = _filteredCount = 0;
+        _eventCount = _droppedCount = _overflowCount = _ownEventCount = _filteredCount = _unnamedCount = 0;
         _allowedCount = _deniedCount = _wouldDenyCount = 0;
         Volatile.Write(ref _failureWhat, null);
     }

@@ -1,0 +1,39 @@
+using FanotifyPS.Watching;
+using Xunit;
+
+namespace FanotifyPS.Tests;
+
+public class ReportFilterTests
+{
+    [Fact]
+    public void An_event_without_a_program_is_left_out_by_Exe_alone_only_when_every_other_filter_lets_it_through()
+    {
+        var filter = new ReportFilter { Exe = new GlobSet(["*/cat"]), ExcludePath = new GlobSet(["*.log"]) };
+
+        Assert.False(filter.Reports("/data/a.txt", string.Empty, 42, string.Empty));
+        Assert.True(filter.LeftOutWithoutExe("/data/a.txt", string.Empty, 42, string.Empty));
+
+        // Left out by its path: -Exe did not decide it.
+        Assert.False(filter.LeftOutWithoutExe("/data/a.log", string.Empty, 42, string.Empty));
+        // A program that is known was judged.
+        Assert.False(filter.LeftOutWithoutExe("/data/a.txt", string.Empty, 42, "/usr/bin/vim"));
+    }
+
+    [Fact]
+    public void Without_a_program_filter_nothing_is_left_out_for_want_of_a_program()
+    {
+        var filter = new ReportFilter { ProcessId = [7] };
+
+        Assert.False(filter.LeftOutWithoutExe("/data/a.txt", string.Empty, 7, string.Empty));
+        Assert.False(filter.LeftOutWithoutExe("/data/a.txt", string.Empty, 8, string.Empty));
+    }
+
+    [Fact]
+    public void ExcludeExe_that_matches_an_empty_program_leaves_it_out_for_want_of_a_program()
+    {
+        var filter = new ReportFilter { ExcludeExe = new GlobSet(["*"]) };
+
+        Assert.False(filter.Reports("/data/a.txt", string.Empty, 42, string.Empty));
+        Assert.True(filter.LeftOutWithoutExe("/data/a.txt", string.Empty, 42, string.Empty));
+    }
+}
