@@ -114,6 +114,7 @@ function Install-TestPrerequisite {
     if (-not (Get-Command mount -ErrorAction Ignore)) { $missing += 'mount' }
     if (-not (Get-Command timeout -ErrorAction Ignore)) { $missing += 'coreutils' }
     if (-not (Get-Command mkfs.ext4 -ErrorAction Ignore)) { $missing += 'e2fsprogs' }
+    if (-not (Get-Command mksquashfs -ErrorAction Ignore)) { $missing += 'squashfs-tools' }
     if (-not (Get-Command getent -ErrorAction Ignore)) { $missing += 'libc-bin' }
     if (-not (Test-Path /usr/sbin/sshd)) { $missing += 'openssh-server' }
     if (-not (Get-Command ssh-keygen -ErrorAction Ignore)) { $missing += 'openssh-client' }

@@ -23,4 +23,5 @@ internal static class ErrorIds
     internal const string InvalidScope = nameof(InvalidScope);
     internal const string FeatureNotSupported = nameof(FeatureNotSupported);
     internal const string AccessPermCost = nameof(AccessPermCost);
+    internal const string ProbeFailed = nameof(ProbeFailed);
 }

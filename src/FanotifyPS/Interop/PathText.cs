@@ -37,8 +37,14 @@ internal static class PathText
     }
 
     /// <summary>
-    /// One printable line: a backslash doubles, control characters become \n, \t, \r or \xNN, and a byte that
-    /// was not UTF-8 becomes \xNN.
+    /// One printable line that reads back to exactly one name: a backslash doubles; \n, \t and \r; other C0
+    /// controls and DEL as \xNN; a byte that was not UTF-8 as \xNN (always 80..ff, so never a character);
+    /// and as \uNNNN the characters that steer a terminal or the line rather than show: the C1 controls
+    /// U+0080..U+009F (U+009B is CSI to many terminals), the Unicode Bidi_Control characters (U+061C,
+    /// U+200E, U+200F, U+202A..U+202E, U+2066..U+2069: they reorder what is shown, "Trojan Source"), the line
+    /// and paragraph separators U+2028 and U+2029, the byte order mark U+FEFF (invisible, and it has no place
+    /// inside a name) and a surrogate without its pair. Other characters, zero-width joiners included (emoji
+    /// and several scripts need them), print as they are.
     /// </summary>
     public static string Escape(string text)
     {
@@ -48,8 +54,9 @@ internal static class PathText
         }
 
         var escaped = new StringBuilder(text.Length + 16);
-        foreach (char c in text)
+        for (int i = 0; i < text.Length; i++)
         {
+            char c = text[i];
             switch (c)
             {
                 case '\\': escaped.Append(@"\\"); break;
@@ -57,13 +64,24 @@ internal static class PathText
                 case '\t': escaped.Append(@"\t"); break;
                 case '\r': escaped.Append(@"\r"); break;
                 case < ' ' or '\x7f':
-                    AppendHex(escaped, c);
+                    AppendHex(escaped, @"\x", c, 2);
                     break;
                 case >= '\uDC80' and <= '\uDCFF':
-                    AppendHex(escaped, (char)(c - 0xDC00));
+                    AppendHex(escaped, @"\x", (char)(c - 0xDC00), 2);
+                    break;
+                case >= '\uD800' and <= '\uDBFF' when i + 1 < text.Length && char.IsLowSurrogate(text[i + 1]):
+                    escaped.Append(c).Append(text[++i]);
                     break;
                 default:
-                    escaped.Append(c);
+                    if (IsSteering(c))
+                    {
+                        AppendHex(escaped, @"\u", c, 4);
+                    }
+                    else
+                    {
+                        escaped.Append(c);
+                    }
+
                     break;
             }
         }
@@ -73,10 +91,17 @@ internal static class PathText
 
     private static bool NeedsEscape(string text)
     {
-        foreach (char c in text)
+        for (int i = 0; i < text.Length; i++)
         {
-            if (c == '\\' || c < ' ' || c == '\x7f' || c is >= '\uDC80' and <= '\uDCFF')
+            char c = text[i];
+            if (c == '\\' || c < ' ' || c == '\x7f' || IsSteering(c))
             {
+                if (char.IsHighSurrogate(c) && i + 1 < text.Length && char.IsLowSurrogate(text[i + 1]))
+                {
+                    i++;   // a pair: one printable character beyond the BMP
+                    continue;
+                }
+
                 return true;
             }
         }
@@ -84,9 +109,19 @@ internal static class PathText
         return false;
     }
 
-    private static void AppendHex(StringBuilder builder, char value)
+    // Printed as \uNNNN: C1 controls, Bidi_Control, U+2028, U+2029, U+FEFF and surrogates (a low surrogate
+    // in U+DC80..U+DCFF is an escaped byte and is matched before; a pair is matched before).
+    private static bool IsSteering(char c) =>
+        c is (>= '\u0080' and <= '\u009f') or '\u061c' or '\u200e' or '\u200f' or (>= '\u202a' and <= '\u202e')
+            or (>= '\u2066' and <= '\u2069') or '\u2028' or '\u2029' or '\ufeff' or (>= '\uD800' and <= '\uDFFF');
+
+    private static void AppendHex(StringBuilder builder, string prefix, char value, int digits)
     {
         const string Hex = "0123456789abcdef";
-        builder.Append(@"\x").Append(Hex[(value >> 4) & 0xf]).Append(Hex[value & 0xf]);
+        builder.Append(prefix);
+        for (int shift = (digits - 1) * 4; shift >= 0; shift -= 4)
+        {
+            builder.Append(Hex[(value >> shift) & 0xf]);
+        }
     }
 }

@@ -4,6 +4,13 @@ namespace FanotifyPS;
 public sealed class FanotifyCapability
 {
     public string KernelRelease { get; internal set; } = string.Empty;
+
+    /// <summary>
+    /// The directory probed: -Path, or the temporary directory. The filesystem-dependent features (file handles,
+    /// FsError, permission events) are those of its filesystem, the mount mark that of its mount.
+    /// </summary>
+    public string Path { get; internal set; } = string.Empty;
+
     public bool Fanotify { get; internal set; }
     public bool PermissionEvents { get; internal set; }
     public bool OpenExecEvents { get; internal set; }

@@ -134,8 +134,10 @@ public sealed class FanotifyEvent
     }
 
     /// <summary>
-    /// A path on one printable line: backslashes doubled, control characters as \n, \t, \r or \xNN, and
-    /// bytes that were not UTF-8 (kept in the string as U+DC80..U+DCFF) as \xNN.
+    /// A path on one printable line that reads back to exactly one name: backslashes doubled; C0 controls and
+    /// DEL as \n, \t, \r or \xNN; bytes that were not UTF-8 (kept in the string as U+DC80..U+DCFF) as \xNN;
+    /// C1 controls, bidirectional controls, U+2028, U+2029, U+FEFF and unpaired surrogates as \uNNNN. The views
+    /// and ToString show names this way, so that a name cannot drive the terminal or reorder the line.
     /// </summary>
     public static string Printable(string text) => Interop.PathText.Escape(text);
 

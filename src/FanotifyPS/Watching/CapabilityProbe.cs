@@ -7,18 +7,24 @@ using FanotifyPS.Interop;
 namespace FanotifyPS.Watching;
 
 /// <summary>
-/// Probes fanotify by trying each flag on a throwaway group. Marks go on a fresh, private directory: a
-/// permission mark there is an inode mark that nothing else opens, and every group is closed at once, so no
-/// process can wait on a probe. Filesystem-wide marks are probed with notification events only.
+/// Probes fanotify by trying each flag on a throwaway group. Marks go on a fresh, private directory, or, where
+/// none can be made (a read-only filesystem, procfs, sysfs), on the given directory itself: marks need no write
+/// access. Either way no process can wait on a probe: the permission marks are inode marks on that directory
+/// without FAN_ONDIR and without FAN_EVENT_ON_CHILD, so the kernel makes no event of opening the directory (a
+/// mark without FAN_ONDIR skips directory events) nor of its entries, even if another process lists it while
+/// the group lives; and each group is closed at once, which would allow anything pending. Filesystem- and
+/// mount-wide marks are probed with notification events only.
 /// </summary>
 internal static class CapabilityProbe
 {
     private const ulong FAN_OPEN = Fanotify.FAN_OPEN;
 
-    /// <param name="directory">Where the private probe directory is made: its filesystem is the one probed.</param>
-    public static FanotifyCapability Run(string? directory)
+    /// <param name="directory">The directory whose filesystem is probed; null for the temporary directory.</param>
+    /// <param name="writeVerbose">Told where the marks went when no private directory could be made.</param>
+    public static FanotifyCapability Run(string? directory, Action<string>? writeVerbose = null)
     {
-        var result = new FanotifyCapability { KernelRelease = FanotifyGroup.KernelRelease() };
+        string probed = directory ?? Path.TrimEndingDirectorySeparator(Path.GetTempPath());
+        var result = new FanotifyCapability { KernelRelease = FanotifyGroup.KernelRelease(), Path = probed };
         int fd = Fanotify.fanotify_init(Fanotify.FAN_CLOEXEC | Fanotify.FAN_CLASS_NOTIF, Libc.O_RDONLY | Libc.O_CLOEXEC);
         if (fd < 0)
         {
@@ -30,21 +36,33 @@ internal static class CapabilityProbe
                     ErrorIds.FanotifyNeedsCapSysAdmin, ErrorCategory.PermissionDenied);
             }
 
+            if (errno is Errno.EMFILE or Errno.ENFILE or Errno.ENOMEM)
+            {
+                throw GroupLimitError(errno);   // says nothing about fanotify: Fanotify False would be false
+            }
+
             return result;   // no fanotify at all
         }
 
         _ = Libc.close(fd);
         result.Fanotify = true;
-        DirectoryInfo probe = directory is null
-            ? Directory.CreateTempSubdirectory("fanotifyps-probe-")
-            : Directory.CreateDirectory(Path.Combine(directory, $"fanotifyps-probe-{Guid.NewGuid():N}"));
+        DirectoryInfo? probe = CreateProbeDirectory(directory, probed, writeVerbose);
         try
         {
-            string dir = probe.FullName;
+            string dir = probe?.FullName ?? probed;
+            // A plain notification inode mark works on every filesystem: if it fails, the path or a limit is at
+            // fault, and every feature would read False for a reason that is not the feature's.
+            int refused = MarkErrno(Fanotify.FAN_CLASS_NOTIF, 0, FAN_OPEN, dir);
+            if (refused != 0)
+            {
+                throw ProbeError(refused, probed);
+            }
+
             const uint notif = Fanotify.FAN_CLASS_NOTIF;
             const uint fid = notif | Fanotify.FAN_REPORT_FID;
             const uint dfidName = fid | Fanotify.FAN_REPORT_DFID_NAME;
 
+            // Permission marks: inode marks without FAN_ONDIR (see the class comment); never add FAN_ONDIR here.
             result.PermissionEvents = Mark(Fanotify.FAN_CLASS_CONTENT, 0, Fanotify.FAN_OPEN_PERM, dir);
             result.OpenExecEvents = Mark(notif, 0, Fanotify.FAN_OPEN_EXEC, dir);
             result.OpenExecPermission = Mark(Fanotify.FAN_CLASS_CONTENT, 0, Fanotify.FAN_OPEN_EXEC_PERM, dir);
@@ -67,11 +85,70 @@ internal static class CapabilityProbe
         }
         finally
         {
-            probe.Delete();
+            if (probe is not null)
+            {
+                DeleteProbeDirectory(probe);
+            }
         }
 
         return result;
     }
+
+    /// <summary>
+    /// The private probe directory, or null where none can be made (read-only, procfs, sysfs, a full disk):
+    /// then the marks go on the directory itself.
+    /// </summary>
+    private static DirectoryInfo? CreateProbeDirectory(string? directory, string probed, Action<string>? writeVerbose)
+    {
+        try
+        {
+            return directory is null
+                ? Directory.CreateTempSubdirectory("fanotifyps-probe-")
+                : Directory.CreateDirectory(Path.Combine(directory, $"fanotifyps-probe-{Guid.NewGuid():N}"));
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            writeVerbose?.Invoke($"Cannot make a probe directory in '{PathText.Escape(probed)}' ({PathText.Escape(e.Message)}): probing on the directory itself.");
+            return null;
+        }
+    }
+
+    private static void DeleteProbeDirectory(DirectoryInfo probe)
+    {
+        try
+        {
+            probe.Delete();
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new WatchException(
+                $"Cannot remove the probe directory '{PathText.Escape(probe.FullName)}': {PathText.Escape(e.Message)} Remove it by hand.",
+                ErrorIds.ProbeFailed, ErrorCategory.WriteError, probe.FullName);
+        }
+    }
+
+    private static WatchException ProbeError(int errno, string path) => errno switch
+    {
+        Errno.EMFILE or Errno.ENFILE or Errno.ENOMEM => GroupLimitError(errno),
+        Errno.ENOSPC => new WatchException(
+            $"Cannot probe fanotify on '{PathText.Escape(path)}': the per-user limit of fanotify marks (/proc/sys/fs/fanotify/max_user_marks) is reached. " +
+            "Stop other watches, or raise the limit.",
+            ErrorIds.FanotifyMarkLimit, ErrorCategory.LimitsExceeded, path),
+        _ => new WatchException(
+            $"Cannot probe fanotify on '{PathText.Escape(path)}': fanotify_mark refused even a plain inode mark there ({Errno.Describe(errno)}). " +
+            "Probe another directory with -Path.",
+            ErrorIds.ProbeFailed, errno switch
+            {
+                Errno.ENOENT or Errno.ENOTDIR => ErrorCategory.ObjectNotFound,
+                Errno.EPERM or Errno.EACCES => ErrorCategory.PermissionDenied,
+                _ => ErrorCategory.InvalidOperation,
+            }, path),
+    };
+
+    private static WatchException GroupLimitError(int errno) => new(
+        $"Cannot probe fanotify: no fanotify group can be created now ({Errno.Describe(errno)}). The per-user limit " +
+        "(/proc/sys/fs/fanotify/max_user_groups) or this process's open file limit (ulimit -n) is reached: stop other watches, or raise the limit.",
+        ErrorIds.FanotifyGroupLimit, ErrorCategory.LimitsExceeded);
 
     private static bool Init(uint flags)
     {
@@ -85,17 +162,21 @@ internal static class CapabilityProbe
         return true;
     }
 
-    private static bool Mark(uint initFlags, uint markFlags, ulong mask, string path)
+    private static bool Mark(uint initFlags, uint markFlags, ulong mask, string path) =>
+        MarkErrno(initFlags, markFlags, mask, path) == 0;
+
+    /// <summary>0 when the mark was taken; else the errno of fanotify_mark, or of fanotify_init (a flag refused).</summary>
+    private static int MarkErrno(uint initFlags, uint markFlags, ulong mask, string path)
     {
         int fd = Fanotify.fanotify_init(Fanotify.FAN_CLOEXEC | initFlags, Libc.O_RDONLY | Libc.O_CLOEXEC);
         if (fd < 0)
         {
-            return false;
+            return Marshal.GetLastPInvokeError();
         }
 
         try
         {
-            return Fanotify.fanotify_mark(fd, Fanotify.FAN_MARK_ADD | markFlags, mask, Libc.AT_FDCWD, path) == 0;
+            return Fanotify.fanotify_mark(fd, Fanotify.FAN_MARK_ADD | markFlags, mask, Libc.AT_FDCWD, path) == 0 ? 0 : Marshal.GetLastPInvokeError();
         }
         finally
         {
