@@ -20,6 +20,7 @@ internal static class ErrorIds
     internal const string WatchFailed = nameof(WatchFailed);
     internal const string EventFdError = nameof(EventFdError);
     internal const string InvalidRule = nameof(InvalidRule);
+    internal const string InvalidWildcard = nameof(InvalidWildcard);
     internal const string InvalidScope = nameof(InvalidScope);
     internal const string FeatureNotSupported = nameof(FeatureNotSupported);
     internal const string AccessPermCost = nameof(AccessPermCost);

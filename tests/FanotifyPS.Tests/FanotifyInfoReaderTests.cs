@@ -87,53 +87,6 @@ public class FanotifyInfoReaderTests
     }
 }
 
-public class GlobTests
-{
-    [Theory]
-    [InlineData("*", "/any/path", true)]
-    [InlineData("/tmp/*.txt", "/tmp/a.txt", true)]
-    [InlineData("/tmp/*.txt", "/tmp/sub/a.txt", true)]     // * crosses '/', as -like does
-    [InlineData("/tmp/*.txt", "/tmp/a.log", false)]
-    [InlineData("*/cat", "/usr/bin/cat", true)]
-    [InlineData("*/cat", "/usr/bin/concat", false)]
-    [InlineData("/tmp/?.txt", "/tmp/a.txt", true)]
-    [InlineData("/tmp/?.txt", "/tmp/ab.txt", false)]
-    [InlineData("/tmp/[ab].txt", "/tmp/b.txt", true)]
-    [InlineData("/tmp/[a-c].txt", "/tmp/c.txt", true)]
-    [InlineData("/tmp/[a-c].txt", "/tmp/d.txt", false)]
-    [InlineData("/tmp/A.txt", "/tmp/a.txt", false)]          // case-sensitive, as Linux paths are
-    [InlineData("/tmp/`*.txt", "/tmp/*.txt", true)]          // backtick escapes
-    [InlineData("/tmp/`*.txt", "/tmp/a.txt", false)]
-    [InlineData("*a*b*c", "xxaxxbxxc", true)]
-    [InlineData("*a*b*c", "xxaxxcxxb", false)]
-    [InlineData("", "", true)]
-    [InlineData("", "x", false)]
-    [InlineData("/tmp/x[ab]", "/tmp/xa", true)]
-    [InlineData("/tmp/x[ab]", "/tmp/xc", false)]
-    [InlineData("ab`c", "abc", true)]
-    [InlineData("`*abc", "*abc", true)]
-    [InlineData("`*abc", "xabc", false)]
-    [InlineData("head*tail", "headtail", true)]
-    [InlineData("head*tail", "headtai", false)]
-    [InlineData("a*a", "a", false)]
-    [InlineData("a*a", "aa", true)]
-    [InlineData("/srv/*/x?", "/srv/a/b/xy", true)]
-    [InlineData("/srv/*/x?", "/srv/xy", false)]
-    public void Matches_like_PowerShell_wildcards_but_ordinally(string pattern, string text, bool expected)
-    {
-        Assert.Equal(expected, Glob.IsMatch(pattern, text));
-        Assert.Equal(expected, new GlobSet([pattern]).IsMatchAny(text));   // compiled: head and tail checked first
-    }
-
-    [Fact]
-    public void Knows_literal_patterns()
-    {
-        Assert.False(Glob.HasWildcards("/tmp/plain.txt"));
-        Assert.True(Glob.HasWildcards("/tmp/*.txt"));
-        Assert.True(Glob.HasWildcards("/tmp/[a].txt"));
-    }
-}
-
 public class ProcFieldTests
 {
     [Fact]

@@ -99,7 +99,7 @@ public sealed class GetFanotifyEventCommand : FanotifyFilterCommandBase, IDispos
             }
             catch (WatchException e)
             {
-                ThrowTerminatingError(e.ToErrorRecord());
+                ThrowTerminatingError(e.ToErrorRecord());   // a malformed wildcard
             }
 
             bool wait = Wait || MyInvocation.BoundParameters.ContainsKey(nameof(Timeout));
