@@ -77,6 +77,14 @@ Describe 'Paths a rule or a root is written with' -Tag 'RequireRoot' {
         Get-FanotifyFdCount | Should -Be $fdsBefore
     }
 
+    It 'an error that quotes a path escapes its control characters, as the views do' {
+        $facts = Get-ErrorFacts { Start-FanotifyWatch "$mount/no`e[2J$([char]0x202e)such" }
+        $facts.Id | Should -BeLike 'PathNotFound,*'
+        $facts.Message.Contains([char]27) | Should -BeFalse
+        $facts.Message.Contains([char]0x202e) | Should -BeFalse
+        $facts.Message | Should -BeLike '*no\x1b`[2J\u202esuch*'
+    }
+
     It 'a -DenyExe given through a symlink matches the real program' {
         $watch = Start-FanotifyWatch $mount -DenyExe "$mount/catlink" -InformationAction Ignore
         $watch.Rules[0].Exe | Should -Be $cat

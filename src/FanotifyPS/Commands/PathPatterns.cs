@@ -41,6 +41,7 @@ internal static class PathPatterns
 
     internal static string ResolvePath(PSCmdlet cmdlet, string pattern)
     {
+        _ = Glob.Compile(pattern);   // a malformed wildcard is named as such, before anything else is judged
         string absolute = pattern;
         if (pattern == "~" || pattern.StartsWith("~/", StringComparison.Ordinal))
         {
@@ -56,6 +57,7 @@ internal static class PathPatterns
 
     internal static string ResolveProgram(string pattern, string parameterName)
     {
+        _ = Glob.Compile(pattern);
         if (IsRelative(pattern) || pattern.StartsWith('~'))
         {
             string suggestion = Glob.HasWildcards(pattern) ? string.Empty : FindProgram(pattern) is { } found ? $", or '{found}' for this one" : string.Empty;
