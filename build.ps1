@@ -11,21 +11,24 @@
     -Task Test: build, then run the unit tests and the Pester tests (in a fresh child pwsh, against
                 out/FanotifyPS, under a hard deadline); write out/TestResults/*.xml; the last line is
                 "N passed, N failed, N skipped". Exits non-zero on any failure or when no test ran.
-    Needs root for Run and Test (fanotify needs CAP_SYS_ADMIN).
+    -Task Check: what a normal user can check: build, the unit tests, and the Pester tests not tagged
+                RequireRoot (help, conventions, parsing). Installs nothing and mounts nothing; same closing
+                line and exit code as Test.
+    Needs root for Run, Bench and Test (fanotify needs CAP_SYS_ADMIN; the tests mount tmpfs).
 #>
 [CmdletBinding()]
 param(
-    [ValidateSet('Build', 'Run', 'Test', 'Bench', 'Package')]
+    [ValidateSet('Build', 'Run', 'Test', 'Check', 'Bench', 'Package')]
     [string] $Task = 'Build',
 
     # Run: the directory whose filesystem is watched (default: the current directory).
     [string] $Path = $PWD.ProviderPath,
 
-    # Test: Pester tags to run or to leave out.
+    # Test, Check: Pester tags to run or to leave out (Check always leaves out RequireRoot).
     [string[]] $Tag,
     [string[]] $ExcludeTag,
 
-    # Test: the hard deadline of the Pester run, after which its process is killed with SIGKILL.
+    # Test, Check: the hard deadline of the Pester run, after which its process is killed with SIGKILL.
     [int] $TestTimeoutMinutes = 30,
 
     # Bench: operations per workload run, and the minutes of the soak (0: none).
@@ -159,7 +162,7 @@ function Invoke-UnitTest {
 }
 
 function Invoke-PesterTest {
-    param([string] $PesterManifest)
+    param([string] $PesterManifest, [string[]] $ExcludeTag)
     $summary = Join-Path $Out 'TestResults/pester-summary.json'
     Remove-Item $summary -ErrorAction Ignore
     $runner = Join-Path $Root 'tests/Pester/Invoke-PesterTests.ps1'
@@ -179,6 +182,17 @@ function Invoke-PesterTest {
     if ($exit -eq 137) { Write-Host "The Pester run passed its deadline of $TestTimeoutMinutes minutes and was killed." }
     if (-not (Test-Path $summary)) { return [pscustomobject]@{ Passed = 0; Failed = 1; Skipped = 0 } }
     Get-Content $summary -Raw | ConvertFrom-Json
+}
+
+# The closing line of Test and Check, "N passed, N failed, N skipped"; exits 1 on a failure or when no test ran.
+function Write-TestSummary {
+    param($Unit, $Integration)
+    $passed = $Unit.Passed + $Integration.Passed
+    $failed = $Unit.Failed + $Integration.Failed
+    $skipped = $Unit.Skipped + $Integration.Skipped
+    Write-Host "unit: $($Unit.Passed) passed, $($Unit.Failed) failed; Pester: $($Integration.Passed) passed, $($Integration.Failed) failed, $($Integration.Skipped) skipped"
+    Write-Host "$passed passed, $failed failed, $skipped skipped"
+    if ($failed -gt 0 -or $passed -eq 0) { exit 1 }
 }
 
 switch ($Task) {
@@ -212,12 +226,15 @@ switch ($Task) {
         $pester = Get-PesterModule
         Build-CTool
         $unit = Invoke-UnitTest
-        $integration = Invoke-PesterTest -PesterManifest $pester
-        $passed = $unit.Passed + $integration.Passed
-        $failed = $unit.Failed + $integration.Failed
-        $skipped = $unit.Skipped + $integration.Skipped
-        Write-Host "unit: $($unit.Passed) passed, $($unit.Failed) failed; Pester: $($integration.Passed) passed, $($integration.Failed) failed, $($integration.Skipped) skipped"
-        Write-Host "$passed passed, $failed failed, $skipped skipped"
-        if ($failed -gt 0 -or $passed -eq 0) { exit 1 }
+        $integration = Invoke-PesterTest -PesterManifest $pester -ExcludeTag $ExcludeTag
+        Write-TestSummary $unit $integration
+    }
+    'Check' {
+        # No Assert-Root, no Install-TestPrerequisite, no package, no C tools: the RequireRoot tests need those.
+        Build-Module
+        $pester = Get-PesterModule
+        $unit = Invoke-UnitTest
+        $integration = Invoke-PesterTest -PesterManifest $pester -ExcludeTag (@($ExcludeTag) + 'RequireRoot' | Where-Object { $_ })
+        Write-TestSummary $unit $integration
     }
 }
