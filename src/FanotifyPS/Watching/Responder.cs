@@ -570,7 +570,7 @@ internal sealed unsafe class Responder : IDisposable
         if (!_settings.Filter.Reports(judged ?? path, oldPath, processId, process.Exe))
         {
             _filteredCount++;
-            if (isGone && _settings.Filter.LeftOutWithoutExe(path, oldPath, processId, process.Exe))
+            if (isGone && _settings.Filter.LeftOutWithoutExe(judged ?? path, oldPath, processId, process.Exe))
             {
                 _unnamedCount++;   // the watch says so: nobody could tell whether it was the program asked for
             }
