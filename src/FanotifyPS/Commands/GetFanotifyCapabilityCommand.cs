@@ -20,7 +20,7 @@ public sealed class GetFanotifyCapabilityCommand : PSCmdlet
             string? directory = Path is null ? null : WatchParameters.ResolvePath(this, Path);
             if (directory is not null && !System.IO.Directory.Exists(directory))
             {
-                throw new WatchException($"Cannot probe '{Interop.PathText.Escape(directory)}': it is not a directory.",
+                throw new WatchException($"Cannot probe '{directory}': it is not a directory.",
                     ErrorIds.InvalidScope, ErrorCategory.InvalidArgument, directory);
             }
 

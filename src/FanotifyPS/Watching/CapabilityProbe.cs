@@ -122,7 +122,7 @@ internal static class CapabilityProbe
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
             throw new WatchException(
-                $"Cannot remove the probe directory '{PathText.Escape(probe.FullName)}': {PathText.Escape(e.Message)} Remove it by hand.",
+                $"Cannot remove the probe directory '{probe.FullName}': {e.Message} Remove it by hand.",
                 ErrorIds.ProbeFailed, ErrorCategory.WriteError, probe.FullName);
         }
     }
@@ -131,11 +131,11 @@ internal static class CapabilityProbe
     {
         Errno.EMFILE or Errno.ENFILE or Errno.ENOMEM => GroupLimitError(errno),
         Errno.ENOSPC => new WatchException(
-            $"Cannot probe fanotify on '{PathText.Escape(path)}': the per-user limit of fanotify marks (/proc/sys/fs/fanotify/max_user_marks) is reached. " +
+            $"Cannot probe fanotify on '{path}': the per-user limit of fanotify marks (/proc/sys/fs/fanotify/max_user_marks) is reached. " +
             "Stop other watches, or raise the limit.",
             ErrorIds.FanotifyMarkLimit, ErrorCategory.LimitsExceeded, path),
         _ => new WatchException(
-            $"Cannot probe fanotify on '{PathText.Escape(path)}': fanotify_mark refused even a plain inode mark there ({Errno.Describe(errno)}). " +
+            $"Cannot probe fanotify on '{path}': fanotify_mark refused even a plain inode mark there ({Errno.Describe(errno)}). " +
             "Probe another directory with -Path.",
             ErrorIds.ProbeFailed, errno switch
             {
