@@ -6,7 +6,6 @@ internal static class ErrorIds
     internal const string FanotifyNeedsCapSysAdmin = nameof(FanotifyNeedsCapSysAdmin);
     internal const string FanotifyNotSupported = nameof(FanotifyNotSupported);
     internal const string PermissionEventsNotSupported = nameof(PermissionEventsNotSupported);
-    internal const string EventTypeNotSupported = nameof(EventTypeNotSupported);
     internal const string FanotifyGroupLimit = nameof(FanotifyGroupLimit);
     internal const string FanotifyMarkLimit = nameof(FanotifyMarkLimit);
     internal const string PathNotFound = nameof(PathNotFound);
@@ -18,11 +17,9 @@ internal static class ErrorIds
     internal const string WatcherStartFailed = nameof(WatcherStartFailed);
     internal const string WatchNotFound = nameof(WatchNotFound);
     internal const string WatchFailed = nameof(WatchFailed);
-    internal const string EventFdError = nameof(EventFdError);
     internal const string InvalidRule = nameof(InvalidRule);
     internal const string InvalidWildcard = nameof(InvalidWildcard);
     internal const string InvalidScope = nameof(InvalidScope);
     internal const string FeatureNotSupported = nameof(FeatureNotSupported);
-    internal const string AccessPermCost = nameof(AccessPermCost);
     internal const string ProbeFailed = nameof(ProbeFailed);
 }
