@@ -6,20 +6,16 @@ namespace FanotifyPS.Commands;
 /// <summary>The -Watch, -Id and -Name parameter sets of the cmdlets that act on existing watches.</summary>
 public abstract class FanotifyWatchSelectionCommandBase : PSCmdlet
 {
-    internal const string WatchSet = "Watch";
-    internal const string IdSet = "Id";
-    internal const string NameSet = "Name";
-
-    [Parameter(Mandatory = true, Position = 0, ValueFromPipeline = true, ParameterSetName = WatchSet)]
+    [Parameter(Mandatory = true, Position = 0, ValueFromPipeline = true, ParameterSetName = ParameterSets.Watch)]
     [ValidateNotNullOrEmpty]
     public FanotifyWatch[] Watch { get; set; } = [];
 
-    [Parameter(Mandatory = true, Position = 0, ValueFromPipelineByPropertyName = true, ParameterSetName = IdSet)]
+    [Parameter(Mandatory = true, Position = 0, ValueFromPipelineByPropertyName = true, ParameterSetName = ParameterSets.Id)]
     [Alias("WatchId")]
     [ArgumentCompleter(typeof(WatchIdCompleter))]
     public int[] Id { get; set; } = [];
 
-    [Parameter(Mandatory = true, ParameterSetName = NameSet)]
+    [Parameter(Mandatory = true, ParameterSetName = ParameterSets.Name)]
     [ValidateNotNullOrEmpty]
     [SupportsWildcards]
     [ArgumentCompleter(typeof(WatchNameCompleter))]

@@ -13,14 +13,10 @@ namespace FanotifyPS.Commands;
 /// Streams events: from a watch of its own (Path set: started here, stopped when the command ends for any
 /// reason), or from running watches (Watch and Id sets: what is buffered, and with -Wait what follows).
 /// </summary>
-[Cmdlet(VerbsCommon.Get, "FanotifyEvent", DefaultParameterSetName = PathSet)]
+[Cmdlet(VerbsCommon.Get, "FanotifyEvent", DefaultParameterSetName = ParameterSets.Path)]
 [OutputType(typeof(FanotifyEvent))]
-public sealed class GetFanotifyEventCommand : FanotifyFilterCommandBase, IDisposable
+public sealed class GetFanotifyEventCommand : WatchStartCommandBase, IDisposable
 {
-    private const string PathSet = "Path";
-    private const string WatchSet = "Watch";
-    private const string IdSet = "Id";
-
     /// <summary>How often a stream into a pipe looks whether the pipe still has a reader, also while no event comes.</summary>
     private const int PipeCheckMilliseconds = 250;
 
@@ -37,38 +33,27 @@ public sealed class GetFanotifyEventCommand : FanotifyFilterCommandBase, IDispos
     private bool _watchStandardOutput;
     private bool _standardOutputClosed;
 
-    [Parameter(Position = 0, ParameterSetName = PathSet)]
+    [Parameter(Position = 0, ParameterSetName = ParameterSets.Path)]
     [ValidateNotNullOrEmpty]
-    public string[]? Path { get; set; }
+    public override string[]? Path { get; set; }
 
-    [Parameter(ParameterSetName = PathSet)]
-    public FanotifyScope Scope { get; set; } = FanotifyScope.Filesystem;
-
-    [Parameter(ParameterSetName = PathSet)]
-    [ValidateNotNullOrEmpty]
-    public FanotifyEventType[] Event { get; set; } = WatchParameters.DefaultEvents;
-
-    [Parameter(ParameterSetName = PathSet)]
-    [ValidateRange(1, 16 * 1024 * 1024)]
-    public int BufferSize { get; set; } = EventBuffer.DefaultCapacity;
-
-    [Parameter(Mandatory = true, Position = 0, ValueFromPipeline = true, ParameterSetName = WatchSet)]
+    [Parameter(Mandatory = true, Position = 0, ValueFromPipeline = true, ParameterSetName = ParameterSets.Watch)]
     [ValidateNotNullOrEmpty]
     public FanotifyWatch[] Watch { get; set; } = [];
 
-    [Parameter(Mandatory = true, Position = 0, ValueFromPipelineByPropertyName = true, ParameterSetName = IdSet)]
+    [Parameter(Mandatory = true, Position = 0, ValueFromPipelineByPropertyName = true, ParameterSetName = ParameterSets.Id)]
     [Alias("WatchId")]
     [ArgumentCompleter(typeof(WatchIdCompleter))]
     public int[] Id { get; set; } = [];
 
     /// <summary>Keep streaming new events until -Count, -Timeout, Ctrl+C, or the watches end.</summary>
-    [Parameter(ParameterSetName = WatchSet)]
-    [Parameter(ParameterSetName = IdSet)]
+    [Parameter(ParameterSetName = ParameterSets.Watch)]
+    [Parameter(ParameterSetName = ParameterSets.Id)]
     public SwitchParameter Wait { get; set; }
 
     /// <summary>Return the events but leave them in the buffer, as Receive-Job -Keep does.</summary>
-    [Parameter(ParameterSetName = WatchSet)]
-    [Parameter(ParameterSetName = IdSet)]
+    [Parameter(ParameterSetName = ParameterSets.Watch)]
+    [Parameter(ParameterSetName = ParameterSets.Id)]
     public SwitchParameter Keep { get; set; }
 
     [Parameter]
@@ -80,24 +65,11 @@ public sealed class GetFanotifyEventCommand : FanotifyFilterCommandBase, IDispos
     [ValidateRange(0.0, 2147483.0)]
     public double Timeout { get; set; }
 
-    /// <summary>Report the thread of each event (FAN_REPORT_TID) in ThreadId.</summary>
-    [Parameter(ParameterSetName = PathSet)]
-    public SwitchParameter ThreadId { get; set; }
-
-    /// <summary>
-    /// After a batch of events, keep reading for this many microseconds before sleeping: the next event of a busy
-    /// watch may come sooner than a sleep and a wake-up take. Adaptive (a spin that finds nothing makes the next
-    /// ones rarer); 0 turns it off. Not given: 20 when verdicts wait for a read (rules, Tree scope), else 0.
-    /// </summary>
-    [Parameter(ParameterSetName = PathSet)]
-    [ValidateRange(0, 1000)]
-    public int SpinMicroseconds { get; set; } = Responder.AutomaticSpin;
-
     private ReportFilter? _streamFilter;
 
     protected override void ProcessRecord()
     {
-        if (ParameterSetName == PathSet)
+        if (ParameterSetName == ParameterSets.Path)
         {
             return;
         }
@@ -107,7 +79,7 @@ public sealed class GetFanotifyEventCommand : FanotifyFilterCommandBase, IDispos
 
     protected override void EndProcessing()
     {
-        if (ParameterSetName != PathSet)
+        if (ParameterSetName != ParameterSets.Path)
         {
             // A running watch already applied its own filters; these narrow what this command returns.
             try
@@ -128,10 +100,8 @@ public sealed class GetFanotifyEventCommand : FanotifyFilterCommandBase, IDispos
         FanotifyWatch watch;
         try
         {
-            WatchSpec spec = WatchParameters.BuildSpec(this, Path, Scope, Event, BufferSize, "Get-FanotifyEvent", isAdHoc: true,
-                policy: null, auditOnly: false, IncludeSelf, ThreadId, SpinMicroseconds, WriteWarning);
-            watch = FanotifyWatch.Start(spec, WriteWarning);
-            StartMessage.Write(this, watch);
+            WatchSpec spec = BuildSpec("Get-FanotifyEvent", isAdHoc: true, policy: null, auditOnly: false);
+            watch = StartWatch(spec);
             WriteVerbose($"Watching ({watch.Scope}) '{string.Join(", ", spec.Paths)}' for {spec.Events}; Ctrl+C stops.");
         }
         catch (WatchException e)

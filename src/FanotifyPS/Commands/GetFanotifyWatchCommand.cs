@@ -8,9 +8,9 @@ namespace FanotifyPS.Commands;
 [OutputType(typeof(FanotifyWatch))]
 public sealed class GetFanotifyWatchCommand : PSCmdlet
 {
-    private const string AllSet = "All";
-    private const string IdSet = "Id";
-    private const string NameSet = "Name";
+    private const string AllSet = ParameterSets.All;
+    private const string IdSet = ParameterSets.Id;
+    private const string NameSet = ParameterSets.Name;
 
     [Parameter(Mandatory = true, Position = 0, ValueFromPipelineByPropertyName = true, ParameterSetName = IdSet)]
     [Alias("WatchId")]

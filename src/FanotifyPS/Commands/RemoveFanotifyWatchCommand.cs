@@ -4,7 +4,7 @@ using FanotifyPS.Watching;
 namespace FanotifyPS.Commands;
 
 /// <summary>Stops watches if they run, and forgets them: neither Get-FanotifyWatch nor Get-Job lists them.</summary>
-[Cmdlet(VerbsCommon.Remove, "FanotifyWatch", SupportsShouldProcess = true, DefaultParameterSetName = WatchSet)]
+[Cmdlet(VerbsCommon.Remove, "FanotifyWatch", SupportsShouldProcess = true, DefaultParameterSetName = ParameterSets.Watch)]
 [OutputType(typeof(void))]
 public sealed class RemoveFanotifyWatchCommand : FanotifyWatchSelectionCommandBase
 {

@@ -8,26 +8,15 @@ namespace FanotifyPS.Commands;
 /// <summary>Starts a background watch, with an optional permission policy, and returns it.</summary>
 [Cmdlet(VerbsLifecycle.Start, "FanotifyWatch", SupportsShouldProcess = true)]
 [OutputType(typeof(FanotifyWatch))]
-public sealed class StartFanotifyWatchCommand : FanotifyFilterCommandBase
+public sealed class StartFanotifyWatchCommand : WatchStartCommandBase
 {
     [Parameter(Position = 0, ValueFromPipelineByPropertyName = true)]
     [ValidateNotNullOrEmpty]
-    public string[]? Path { get; set; }
-
-    [Parameter]
-    public FanotifyScope Scope { get; set; } = FanotifyScope.Filesystem;
-
-    [Parameter]
-    [ValidateNotNullOrEmpty]
-    public FanotifyEventType[] Event { get; set; } = WatchParameters.DefaultEvents;
+    public override string[]? Path { get; set; }
 
     [Parameter]
     [ValidateNotNullOrEmpty]
     public string? Name { get; set; }
-
-    [Parameter]
-    [ValidateRange(1, 16 * 1024 * 1024)]
-    public int BufferSize { get; set; } = EventBuffer.DefaultCapacity;
 
     /// <summary>Deny permission events on paths matching these wildcards (with -DenyExe/-DenyUser: all must match).</summary>
     [Parameter]
@@ -65,25 +54,11 @@ public sealed class StartFanotifyWatchCommand : FanotifyFilterCommandBase
     [Parameter]
     public SwitchParameter AuditOnly { get; set; }
 
-    /// <summary>Report the thread of each event (FAN_REPORT_TID) in ThreadId.</summary>
-    [Parameter]
-    public SwitchParameter ThreadId { get; set; }
-
-    /// <summary>
-    /// After a batch of events, keep reading for this many microseconds before sleeping: the next event of a busy
-    /// watch may come sooner than a sleep and a wake-up take. Adaptive (a spin that finds nothing makes the next
-    /// ones rarer); 0 turns it off. Not given: 20 when verdicts wait for a read (rules, Tree scope), else 0.
-    /// </summary>
-    [Parameter]
-    [ValidateRange(0, 1000)]
-    public int SpinMicroseconds { get; set; } = Responder.AutomaticSpin;
-
     protected override void ProcessRecord()
     {
         try
         {
-            WatchSpec spec = WatchParameters.BuildSpec(this, Path, Scope, Event, BufferSize, Name, isAdHoc: false,
-                BuildPolicy(), AuditOnly, IncludeSelf, ThreadId, SpinMicroseconds, WriteWarning);
+            WatchSpec spec = BuildSpec(Name, isAdHoc: false, BuildPolicy(), AuditOnly);
             string target = string.Join(", ", spec.Paths);
             string rules = spec.Policy is null ? string.Empty :
                 $" with {(AuditOnly ? "audited " : string.Empty)}rules: {string.Join("; ", spec.Policy.Rules.Select(r => r.ToString()))}";
@@ -92,8 +67,7 @@ public sealed class StartFanotifyWatchCommand : FanotifyFilterCommandBase
                 return;
             }
 
-            FanotifyWatch watch = FanotifyWatch.Start(spec, WriteWarning);
-            StartMessage.Write(this, watch);
+            FanotifyWatch watch = StartWatch(spec);
             JobRepository.Add(watch);   // Get-Job, Receive-Job, Wait-Job, Stop-Job, Remove-Job
             WriteVerbose($"Started watch {watch.Id} ({watch.Scope}) on '{target}' for {spec.Events}" +
                 (watch.Rules.Length == 0 ? "." : $" with {watch.Rules.Length} rules{(AuditOnly ? " (audit only)" : string.Empty)}."));

@@ -3,7 +3,7 @@ using System.Management.Automation;
 namespace FanotifyPS.Commands;
 
 /// <summary>Stops watches; their counters and any unread events stay available.</summary>
-[Cmdlet(VerbsLifecycle.Stop, "FanotifyWatch", SupportsShouldProcess = true, DefaultParameterSetName = WatchSet)]
+[Cmdlet(VerbsLifecycle.Stop, "FanotifyWatch", SupportsShouldProcess = true, DefaultParameterSetName = ParameterSets.Watch)]
 [OutputType(typeof(FanotifyWatch))]
 public sealed class StopFanotifyWatchCommand : FanotifyWatchSelectionCommandBase
 {

@@ -5,73 +5,16 @@ using FanotifyPS.Watching;
 
 namespace FanotifyPS.Commands;
 
-/// <summary>Validation shared by the cmdlets that start watches.</summary>
+/// <summary>
+/// Checks of what a watch is started with (<see cref="WatchStartCommandBase.BuildSpec"/> puts it together), and the
+/// paths and files that commands resolve.
+/// </summary>
 internal static class WatchParameters
 {
     internal static readonly FanotifyEventType[] DefaultEvents = [FanotifyEventType.OpenPerm, FanotifyEventType.CloseWrite];
 
-    /// <summary>Validates what a watch is started with and puts it together.</summary>
-    internal static WatchSpec BuildSpec(FanotifyFilterCommandBase cmdlet, string[]? paths, FanotifyScope scope,
-        FanotifyEventType[]? events, int bufferSize, string? name, bool isAdHoc, PermissionPolicy? policy,
-        bool auditOnly, bool includeSelf, bool threadIds, int spinMicroseconds, System.Action<string> writeWarning)
-    {
-        string[] resolved = ResolvePaths(cmdlet, paths, scope);
-        FanotifyEventType combined = CombineEvents(events, scope);
-        if (policy is not null && (combined & FanotifyRule.PermissionEvents & policy.Events) == 0)
-        {
-            throw new WatchException(
-                $"The rules apply to {policy.Events}, and the watch has none of these events ({combined}). Add -Event OpenPerm (or OpenExecPerm to control execution).",
-                ErrorIds.InvalidRule, ErrorCategory.InvalidArgument, combined);
-        }
-
-        FanotifyEventType entries = combined & FanotifyWatch.EntryEvents;
-        if (scope == FanotifyScope.File && entries != FanotifyEventType.None && events?.Contains(FanotifyEventType.All) != true &&
-            resolved.FirstOrDefault(p => !Directory.Exists(p)) is { } file)
-        {
-            throw new WatchException(
-                $"'{file}' is a file, and {entries} report changes to the entries of a directory: -Scope File would never report them. " +
-                "Watch its directory (-Scope Directory), or the file's own DeleteSelf and MoveSelf.", ErrorIds.InvalidScope, ErrorCategory.InvalidArgument, file);
-        }
-
-        if (policy is not null)
-        {
-            WarnAboutRulesOutside(policy, resolved, scope, writeWarning);
-        }
-
-        if (auditOnly && policy is null)
-        {
-            throw new WatchException("-AuditOnly needs rules to audit: add -DenyPath, -DenyExe, -DenyUser or -Rule.",
-                ErrorIds.InvalidRule, ErrorCategory.InvalidArgument);
-        }
-
-        if ((combined & FanotifyEventType.AccessPerm) != 0 && scope is FanotifyScope.Filesystem or FanotifyScope.Mount or FanotifyScope.Tree)
-        {
-            writeWarning("AccessPerm on a whole filesystem or mount stops every read() there for a verdict: small reads " +
-                "become about 170 times slower. Prefer OpenPerm, or a Directory or File scope.");
-        }
-
-        return new WatchSpec
-        {
-            Paths = resolved,
-            Scope = scope,
-            Events = combined,
-            Name = name,
-            BufferSize = bufferSize,
-            IsAdHoc = isAdHoc,
-            Filter = cmdlet.BuildFilter(scope == FanotifyScope.Tree ? resolved : null),
-            Policy = policy,
-            AuditOnly = auditOnly,
-            IncludeSelf = includeSelf,
-            ThreadIds = threadIds,
-            SpinMicroseconds = Responder.ChooseSpin(spinMicroseconds, (combined & FanotifyRule.PermissionEvents) != 0, policy,
-                scope == FanotifyScope.Tree),
-            CommandText = $"{cmdlet.MyInvocation.MyCommand.Name} -Path {string.Join(", ", resolved.Select(p => $"'{p}'"))} " +
-                $"-Scope {scope} -Event {combined}" + (policy is null ? string.Empty : $" ({policy.Rules.Length} rules)"),
-        };
-    }
-
     /// <summary>A rule path that no watched path can reach is a rule that never matches: say so.</summary>
-    private static void WarnAboutRulesOutside(PermissionPolicy policy, string[] roots, FanotifyScope scope, System.Action<string> writeWarning)
+    internal static void WarnAboutRulesOutside(PermissionPolicy policy, string[] roots, FanotifyScope scope, System.Action<string> writeWarning)
     {
         foreach (FanotifyRule rule in policy.Rules)
         {

@@ -13,10 +13,10 @@ internal static class WatchSelector
         var found = new List<FanotifyWatch>();
         switch (parameterSet)
         {
-            case "Watch":
+            case ParameterSets.Watch:
                 found.AddRange(watches);
                 break;
-            case "Id":
+            case ParameterSets.Id:
                 foreach (int id in ids)
                 {
                     if (WatchRegistry.TryGet(id, out FanotifyWatch watch))
@@ -30,7 +30,7 @@ internal static class WatchSelector
                 }
 
                 break;
-            case "Name":
+            case ParameterSets.Name:
                 foreach (string name in names)
                 {
                     var pattern = new WildcardPattern(name, WildcardOptions.IgnoreCase);
