@@ -12,7 +12,7 @@ public class FanotifyInfoReaderTests
     private static (byte[] Buffer, FanotifyEventRecord Record) FidEvent()
     {
         var buffer = new byte[256];
-        int length = Responder.SyntheticFidEvent(buffer, Fanotify.FAN_RENAME, 42);
+        int length = SyntheticEvents.FidEvent(buffer, Fanotify.FAN_RENAME, 42);
         var reader = new FanotifyEventReader(buffer.AsSpan(0, length));
         Assert.True(reader.TryRead(out FanotifyEventRecord record));
         Assert.False(reader.TryRead(out _));
@@ -76,7 +76,7 @@ public class FanotifyInfoReaderTests
     public void An_event_without_records_has_none()
     {
         var buffer = new byte[24];
-        Responder.WriteSyntheticRecord(buffer, 0, Fanotify.FAN_OPEN, 3, 1);
+        SyntheticEvents.WriteRecord(buffer, 0, Fanotify.FAN_OPEN, 3, 1);
         var reader = new FanotifyEventReader(buffer);
         reader.TryRead(out FanotifyEventRecord record);
 

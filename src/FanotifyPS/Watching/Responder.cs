@@ -771,21 +771,21 @@ internal sealed unsafe class Responder : IDisposable
             // Pid 1 twice: read before its first verdict, answered first the second time.
             Span<byte> batch = stackalloc byte[Fanotify.FAN_EVENT_METADATA_LEN * 6];
             int[] fds = [Libc.eventfd(0, Libc.EFD_CLOEXEC), Libc.eventfd(0, Libc.EFD_CLOEXEC), Libc.eventfd(0, Libc.EFD_CLOEXEC), Libc.eventfd(0, Libc.EFD_CLOEXEC), Libc.eventfd(0, Libc.EFD_CLOEXEC)];
-            WriteSyntheticRecord(batch, 0, Fanotify.FAN_OPEN_PERM, fds[0], 1);
-            WriteSyntheticRecord(batch, 1, Fanotify.FAN_OPEN_EXEC_PERM, fds[1], _ownPid);
-            WriteSyntheticRecord(batch, 2, Fanotify.FAN_CLOSE_WRITE, fds[2], 0);
-            WriteSyntheticRecord(batch, 3, Fanotify.FAN_OPEN, fds[3], int.MaxValue);
-            WriteSyntheticRecord(batch, 4, Fanotify.FAN_Q_OVERFLOW, Fanotify.FAN_NOFD, 0);
-            WriteSyntheticRecord(batch, 5, Fanotify.FAN_OPEN_PERM, fds[4], 1);
+            SyntheticEvents.WriteRecord(batch, 0, Fanotify.FAN_OPEN_PERM, fds[0], 1);
+            SyntheticEvents.WriteRecord(batch, 1, Fanotify.FAN_OPEN_EXEC_PERM, fds[1], _ownPid);
+            SyntheticEvents.WriteRecord(batch, 2, Fanotify.FAN_CLOSE_WRITE, fds[2], 0);
+            SyntheticEvents.WriteRecord(batch, 3, Fanotify.FAN_OPEN, fds[3], int.MaxValue);
+            SyntheticEvents.WriteRecord(batch, 4, Fanotify.FAN_Q_OVERFLOW, Fanotify.FAN_NOFD, 0);
+            SyntheticEvents.WriteRecord(batch, 5, Fanotify.FAN_OPEN_PERM, fds[4], 1);
             HandleBatch(batch, groupFd);
         }
         else
         {
             // A file-handle event with every kind of info record, its handles resolving to nothing.
             Span<byte> fid = stackalloc byte[256];
-            int length = SyntheticFidEvent(fid, Fanotify.FAN_RENAME | Fanotify.FAN_ONDIR, 1);
+            int length = SyntheticEvents.FidEvent(fid, Fanotify.FAN_RENAME | Fanotify.FAN_ONDIR, 1);
             HandleBatch(fid.Slice(0, length), groupFd);
-            length = SyntheticFidEvent(fid, Fanotify.FAN_DELETE_SELF, int.MaxValue);
+            length = SyntheticEvents.FidEvent(fid, Fanotify.FAN_DELETE_SELF, int.MaxValue);
             HandleBatch(fid.Slice(0, length), groupFd);
         }
 
@@ -813,63 +813,6 @@ internal sealed unsafe class Responder : IDisposable
         _eventCount = _droppedCount = _overflowCount = _ownEventCount = _filteredCount = _unnamedCount = 0;
         _allowedCount = _deniedCount = _wouldDenyCount = 0;
         Volatile.Write(ref _failureWhat, null);
-    }
-
-    internal static void WriteSyntheticRecord(Span<byte> batch, int index, ulong mask, int fd, int pid)
-    {
-        var metadata = new Fanotify.fanotify_event_metadata
-        {
-            event_len = Fanotify.FAN_EVENT_METADATA_LEN,
-            vers = Fanotify.FANOTIFY_METADATA_VERSION,
-            metadata_len = Fanotify.FAN_EVENT_METADATA_LEN,
-            mask = mask,
-            fd = fd,
-            pid = pid,
-        };
-        MemoryMarshal.Write(batch.Slice(index * Fanotify.FAN_EVENT_METADATA_LEN), in metadata);
-    }
-
-    /// <summary>Writes one file-handle event with every info record type into buffer; returns its length.</summary>
-    internal static int SyntheticFidEvent(Span<byte> buffer, ulong mask, int pid)
-    {
-        int offset = Fanotify.FAN_EVENT_METADATA_LEN;
-        offset = WriteFidRecord(buffer, offset, Fanotify.FAN_EVENT_INFO_TYPE_DFID_NAME, "a"u8);
-        offset = WriteFidRecord(buffer, offset, Fanotify.FAN_EVENT_INFO_TYPE_FID, default);
-        offset = WriteFidRecord(buffer, offset, Fanotify.FAN_EVENT_INFO_TYPE_OLD_DFID_NAME, "b"u8);
-        offset = WriteFidRecord(buffer, offset, Fanotify.FAN_EVENT_INFO_TYPE_NEW_DFID_NAME, "c"u8);
-        buffer[offset] = Fanotify.FAN_EVENT_INFO_TYPE_ERROR;
-        MemoryMarshal.Write(buffer.Slice(offset + 2), (ushort)12);
-        MemoryMarshal.Write(buffer.Slice(offset + 4), 5);
-        MemoryMarshal.Write(buffer.Slice(offset + 8), 1);
-        offset += 12;
-        buffer[offset] = Fanotify.FAN_EVENT_INFO_TYPE_PIDFD;
-        MemoryMarshal.Write(buffer.Slice(offset + 2), (ushort)8);
-        MemoryMarshal.Write(buffer.Slice(offset + 4), Fanotify.FAN_EPIDFD);
-        offset += 8;
-
-        WriteSyntheticRecord(buffer, 0, mask, Fanotify.FAN_NOFD, pid);
-        MemoryMarshal.Write(buffer, (uint)offset);   // event_len
-        return offset;
-    }
-
-    /// <summary>A FID record with an 8-byte handle that resolves to nothing, and an optional name.</summary>
-    internal static int WriteFidRecord(Span<byte> buffer, int offset, byte type, ReadOnlySpan<byte> name)
-    {
-        const int handleBytes = 8;
-        int length = FanotifyInfoReader.FidHeaderLength + FanotifyInfoReader.FileHandleHeaderLength + handleBytes;
-        if (!name.IsEmpty)
-        {
-            length += name.Length + 1;
-        }
-
-        length = (length + 3) & ~3;
-        buffer.Slice(offset, length).Clear();
-        buffer[offset] = type;
-        MemoryMarshal.Write(buffer.Slice(offset + 2), (ushort)length);
-        MemoryMarshal.Write(buffer.Slice(offset + FanotifyInfoReader.FidHeaderLength), (uint)handleBytes);
-        MemoryMarshal.Write(buffer.Slice(offset + FanotifyInfoReader.FidHeaderLength + 4), 1);   // handle_type
-        name.CopyTo(buffer.Slice(offset + FanotifyInfoReader.FidHeaderLength + FanotifyInfoReader.FileHandleHeaderLength + handleBytes));
-        return offset + length;
     }
 
     private void FreeBuffers()
