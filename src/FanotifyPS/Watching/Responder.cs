@@ -639,37 +639,37 @@ internal sealed unsafe class Responder : IDisposable
         directoryPath = name = oldPath = newPath = string.Empty;
         isDeleted = (record.Mask & Fanotify.FAN_DELETE_SELF) != 0;
 
-        if (info.OldDfidName >= 0)
+        if (info.OldDfidNameOffset >= 0)
         {
-            oldPath = Join(handles.Resolve(batch, info.OldDfidName), FanotifyInfoReader.Name(batch, info.OldDfidName), out _, out _);
+            oldPath = Join(handles.Resolve(batch, info.OldDfidNameOffset), FanotifyInfoReader.Name(batch, info.OldDfidNameOffset), out _, out _);
         }
 
-        int entry = info.NewDfidName >= 0 ? info.NewDfidName : info.DfidName;
+        int entry = info.NewDfidNameOffset >= 0 ? info.NewDfidNameOffset : info.DfidNameOffset;
         string path;
         if (entry >= 0)
         {
             path = Join(handles.Resolve(batch, entry), FanotifyInfoReader.Name(batch, entry), out directoryPath, out name);
-            if (info.NewDfidName >= 0)
+            if (info.NewDfidNameOffset >= 0)
             {
                 newPath = path;
             }
 
-            if (info.Fid >= 0 && (record.Mask & Fanotify.FAN_DELETE) == 0)
+            if (info.FidOffset >= 0 && (record.Mask & Fanotify.FAN_DELETE) == 0)
             {
-                handles.Remember(batch, info.Fid, path);   // names the object if it is gone later (DeleteSelf)
+                handles.Remember(batch, info.FidOffset, path);   // names the object if it is gone later (DeleteSelf)
             }
         }
-        else if (info.Fid >= 0)
+        else if (info.FidOffset >= 0)
         {
-            path = handles.Resolve(batch, info.Fid);
+            path = handles.Resolve(batch, info.FidOffset);
             if (info.HasError && ReferenceEquals(path, HandleResolver.Unresolved))
             {
-                path = handles.MountPath(batch, info.Fid);   // an error of the filesystem itself (abort, shutdown)
+                path = handles.MountPath(batch, info.FidOffset);   // an error of the filesystem itself (abort, shutdown)
             }
         }
-        else if (info.Dfid >= 0)
+        else if (info.DfidOffset >= 0)
         {
-            path = handles.Resolve(batch, info.Dfid);
+            path = handles.Resolve(batch, info.DfidOffset);
         }
         else
         {
