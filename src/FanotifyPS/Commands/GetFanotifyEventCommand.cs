@@ -91,7 +91,7 @@ public sealed class GetFanotifyEventCommand : FanotifyFilterCommandBase, IDispos
     /// </summary>
     [Parameter(ParameterSetName = PathSet)]
     [ValidateRange(0, 1000)]
-    public int SpinMicroseconds { get; set; } = Responder.AutomaticSpin;
+    public int SpinMicroseconds { get; set; } = SpinPolicy.Automatic;
 
     private ReportFilter? _streamFilter;
 

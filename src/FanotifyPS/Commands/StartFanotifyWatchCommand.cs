@@ -76,7 +76,7 @@ public sealed class StartFanotifyWatchCommand : FanotifyFilterCommandBase
     /// </summary>
     [Parameter]
     [ValidateRange(0, 1000)]
-    public int SpinMicroseconds { get; set; } = Responder.AutomaticSpin;
+    public int SpinMicroseconds { get; set; } = SpinPolicy.Automatic;
 
     protected override void ProcessRecord()
     {

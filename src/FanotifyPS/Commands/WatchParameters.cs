@@ -63,7 +63,7 @@ internal static class WatchParameters
             AuditOnly = auditOnly,
             IncludeSelf = includeSelf,
             ThreadIds = threadIds,
-            SpinMicroseconds = Responder.ChooseSpin(spinMicroseconds, (combined & FanotifyRule.PermissionEvents) != 0, policy,
+            SpinMicroseconds = SpinPolicy.Choose(spinMicroseconds, (combined & FanotifyRule.PermissionEvents) != 0, policy,
                 scope == FanotifyScope.Tree),
             CommandText = $"{cmdlet.MyInvocation.MyCommand.Name} -Path {string.Join(", ", resolved.Select(p => $"'{p}'"))} " +
                 $"-Scope {scope} -Event {combined}" + (policy is null ? string.Empty : $" ({policy.Rules.Length} rules)"),

@@ -17,7 +17,7 @@ namespace FanotifyPS.Watching;
  *   Tree scope needs it. A process seen before is answered first and read in pass 2, as the fanotify(7)
  *   example does. Pass 2 resolves the rest, filters, and hands events to the EventBuffer with TryWrite (never
  *   waiting; refusals are counted).
- * - With a spin (-SpinMicroseconds; by default on only when verdicts wait for a read, see ChooseSpin), after a
+ * - With a spin (-SpinMicroseconds; by default on only when verdicts wait for a read, see SpinPolicy), after a
  *   batch the responder reads again for up to that long before it sleeps in poll(): on a busy group the next
  *   event often comes within microseconds, and a sleep and a wake-up can cost more than the spin (most on a
  *   virtual machine). A spin that finds nothing doubles how many batches pass before the next one (up to
@@ -36,9 +36,6 @@ namespace FanotifyPS.Watching;
 internal sealed unsafe class Responder : IDisposable
 {
     internal const int ReadBufferSize = 64 * 1024;
-    /// <summary>-SpinMicroseconds when not given: chosen by <see cref="ChooseSpin"/>.</summary>
-    internal const int AutomaticSpin = -1;
-    internal const int ReadBeforeVerdictSpinMicroseconds = 20;
     private const int MaxEventsPerRead = ReadBufferSize / Fanotify.FAN_EVENT_METADATA_LEN;
     private const int MinEventsPerRead = 16;
     private const int LinkCapacity = 4096 + 16;    // PATH_MAX plus " (deleted)"
@@ -275,17 +272,6 @@ internal sealed unsafe class Responder : IDisposable
         Empty,
         Failed,
     }
-
-    /// <summary>
-    /// The spin of a watch whose -SpinMicroseconds was not given: on when its permission verdicts wait for a read
-    /// (a rule that names a program, user or path, or a Tree scope). Then the responder has less to do after a
-    /// verdict than before it and would sleep just before the next event: in the benchmark, 1 and 100 rules made
-    /// 0.60-0.64 of the opens/s of no rules without a spin, and 0.73-1.36 with 20 us (A/B: +23-28%). Without
-    /// such reads the spin was even on throughput and cost CPU, so it stays off.
-    /// </summary>
-    internal static int ChooseSpin(int requested, bool permission, PermissionPolicy? policy, bool tree) =>
-        requested != AutomaticSpin ? requested :
-        permission && (tree || (policy is not null && (policy.ProcessMask | policy.PathMask) != 0)) ? ReadBeforeVerdictSpinMicroseconds : 0;
 
     /// <summary>
     /// The bytes to read at once: as many events as a quarter of the fds this process may still open allows (the
