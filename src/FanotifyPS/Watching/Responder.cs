@@ -69,7 +69,7 @@ internal sealed unsafe class Responder : IDisposable
     private long _allowedCount;
     private long _deniedCount;
     private long _wouldDenyCount;
-    private long _readErrorCount;
+    private long _lostCount;
     private long _unnamedCount;
     private int _failureErrno;
     private string? _failureWhat;
@@ -105,7 +105,8 @@ internal sealed unsafe class Responder : IDisposable
     public long AllowedCount => Volatile.Read(ref _allowedCount);
     public long DeniedCount => Volatile.Read(ref _deniedCount);
     public long WouldDenyCount => Volatile.Read(ref _wouldDenyCount);
-    public long ReadErrorCount => Volatile.Read(ref _readErrorCount);
+    /// <summary>Events the kernel could not hand over: a read failed to open their fds (EMFILE, ENFILE, ENOMEM).</summary>
+    public long LostCount => Volatile.Read(ref _lostCount);
     /// <summary>Of FilteredCount: left out by -Exe/-ExcludeExe because the process had exited before it could be named.</summary>
     public long UnnamedCount => Volatile.Read(ref _unnamedCount);
 
@@ -340,7 +341,7 @@ internal sealed unsafe class Responder : IDisposable
                     // The kernel could not open an event fd: that event is gone (a permission event was
                     // denied by the kernel). Count it, keep the watch alive; the consumer reports it. Fds ran
                     // short since the read size was chosen: halve it, or the next full read loses another.
-                    _readErrorCount++;
+                    _lostCount++;
                     _readSize = Math.Max(_readSize / 2, MinimumReadSize(_settings.Kind));
                     return BatchResult.Handled;
                 default:
