@@ -6,36 +6,6 @@ using FanotifyPS.Interop;
 
 namespace FanotifyPS.Watching;
 
-/// <summary>What the watcher knows of a process, read once from /proc and cached.</summary>
-internal sealed class ProcessInfo
-{
-    public static readonly ProcessInfo Unknown = new([], string.Empty, string.Empty, string.Empty, 0, -1, 0);
-
-    public ProcessInfo(byte[] link, string exe, string name, string commandLine, int parentProcessId, int userId, int processId)
-    {
-        Link = link;
-        Exe = exe;
-        Name = name;
-        CommandLine = commandLine;
-        ParentProcessId = parentProcessId;
-        UserId = userId;
-        ProcessId = processId;
-    }
-
-    public byte[] Link { get; }
-    public string Exe { get; }
-    public string Name { get; }
-    public string CommandLine { get; }
-    public int ParentProcessId { get; }
-    public int UserId { get; }
-
-    /// <summary>The thread group id (differs from the event's pid only when the watch reports threads); 0 when unknown.</summary>
-    public int ProcessId { get; }
-
-    /// <summary>PermissionPolicy.MatchMask of this process plus one, kept by the responder that owns it; 0 until then.</summary>
-    internal ulong RuleMaskPlusOne;
-}
-
 /// <summary>
 /// Resolves the process behind an event through /proc, on the responder thread.
 /// </summary>

@@ -462,12 +462,13 @@ internal sealed unsafe class Responder : IDisposable
     /// <summary>The events some rule could match for this process, judged once per process and kept with it.</summary>
     private static ulong RuleMask(PermissionPolicy policy, ProcessInfo process)
     {
-        if (process.RuleMaskPlusOne == 0)
+        if (!process.HasRuleMask)
         {
-            process.RuleMaskPlusOne = policy.MatchMask(process.Exe, process.UserId) + 1;
+            process.RuleMask = policy.MatchMask(process.Exe, process.UserId);
+            process.HasRuleMask = true;
         }
 
-        return process.RuleMaskPlusOne - 1;
+        return process.RuleMask;
     }
 
     /// <summary>Writes a response; returns 0 or the errno (a failed write leaves nothing to retry but a refused errno).</summary>
