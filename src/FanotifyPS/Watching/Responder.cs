@@ -38,11 +38,9 @@ internal sealed unsafe class Responder : IDisposable
     internal const int ReadBufferSize = 64 * 1024;
     private const int MaxEventsPerRead = ReadBufferSize / Fanotify.FAN_EVENT_METADATA_LEN;
     private const int MinEventsPerRead = 16;
-    private const int LinkCapacity = 4096 + 16;    // PATH_MAX plus " (deleted)"
     private const int MaxBatchesBetweenPolls = 64;
     private const int MaxSpinBackoff = 64;
     private const ulong EventBits = ~(Fanotify.FAN_ONDIR | Fanotify.FAN_EVENT_ON_CHILD);
-    private static readonly byte[] s_deletedSuffix = " (deleted)"u8.ToArray();
 
     private readonly FileDescriptorHandle _group;
     private readonly FileDescriptorHandle _stopEvent;
@@ -51,14 +49,13 @@ internal sealed unsafe class Responder : IDisposable
     private readonly int _ownPid = Environment.ProcessId;
     private Slot[] _slots = new Slot[MaxEventsPerRead + 1];
     private readonly ProcessResolver _processes = new();
+    private readonly LinkBuffer _links = new();
     private readonly ManualResetEventSlim _ready = new(false);
     private readonly long _spinTicks;
     private int _readSize;
     private readonly Thread _thread;
 
     private byte* _readBuffer;
-    private byte* _link;
-    private byte* _fdPath;
     private byte* _statx;
 
     private long _eventCount;
@@ -85,8 +82,6 @@ internal sealed unsafe class Responder : IDisposable
         _buffer = buffer;
         _settings = settings;
         _readBuffer = (byte*)NativeMemory.AlignedAlloc(ReadBufferSize, 8);
-        _link = (byte*)NativeMemory.Alloc(LinkCapacity);
-        _fdPath = (byte*)NativeMemory.Alloc(64);
         _statx = (byte*)NativeMemory.AlignedAlloc(Libc.StatxSize, 8);
         _spinTicks = settings.SpinMicroseconds * System.Diagnostics.Stopwatch.Frequency / 1_000_000;
         _readSize = ChooseReadSize(settings.Kind, settings.FdsPerEvent);
@@ -703,17 +698,15 @@ internal sealed unsafe class Responder : IDisposable
     private string ResolvePath(int fd, out bool isDeleted)
     {
         isDeleted = false;
-        nint linkLength = ProcessResolver.ReadFdLink(fd, _fdPath, _link, LinkCapacity);
-        if (linkLength < 0)
+        if (!_links.TryReadFdLink(fd, out ReadOnlySpan<byte> link))
         {
             return string.Empty;
         }
 
-        var link = new ReadOnlySpan<byte>(_link, (int)linkLength);
-        if (link.EndsWith(s_deletedSuffix) && HasNoLinks(fd))
+        if (link.EndsWith(ProcPath.DeletedSuffix) && HasNoLinks(fd))
         {
             isDeleted = true;
-            link = link.Slice(0, link.Length - s_deletedSuffix.Length);
+            link = link.Slice(0, link.Length - ProcPath.DeletedSuffix.Length);
         }
 
         return PathText.Decode(link);
@@ -793,6 +786,7 @@ internal sealed unsafe class Responder : IDisposable
         _ = _settings.Filter.LeftOutWithoutExe("/", "/", 0, string.Empty);
         _ = _settings.Filter.InScope("/");
         _ = HasNoLinks(groupFd);
+        _ = _links.FdPath(groupFd);   // how HandleResolver and MountTranslator name a reopened file
         _settings.Mounts?.WarmUp();
         _ = HasExited(groupFd);
         _ = Marshal.GetLastPInvokeError();
@@ -806,10 +800,9 @@ internal sealed unsafe class Responder : IDisposable
     private void FreeBuffers()
     {
         NativeMemory.AlignedFree(_readBuffer);
-        NativeMemory.Free(_link);
-        NativeMemory.Free(_fdPath);
         NativeMemory.AlignedFree(_statx);
-        _readBuffer = _link = _fdPath = _statx = null;
+        _links.Dispose();
+        _readBuffer = _statx = null;
     }
 
     /// <summary>Releases what the thread waited on, once it has ended.</summary>
