@@ -2,7 +2,6 @@ using System;
 using System.Collections.Generic;
 using System.Runtime.InteropServices;
 using FanotifyPS.Interop;
-using FanotifyPS.Watching;
 using Xunit;
 
 namespace FanotifyPS.Tests;
@@ -14,7 +13,7 @@ public class FanotifyEventReaderTests
         var buffer = new byte[records.Length * Fanotify.FAN_EVENT_METADATA_LEN];
         for (int i = 0; i < records.Length; i++)
         {
-            Responder.WriteSyntheticRecord(buffer, i, records[i].Mask, records[i].Fd, records[i].Pid);
+            SyntheticEvents.WriteRecord(buffer, i, records[i].Mask, records[i].Fd, records[i].Pid);
         }
 
         return buffer;
@@ -64,9 +63,9 @@ public class FanotifyEventReaderTests
     {
         // A record with 16 bytes of info records after the metadata (as FID groups produce), then a plain one.
         var buffer = new byte[40 + 24];
-        Responder.WriteSyntheticRecord(buffer, 0, Fanotify.FAN_CREATE, -1, 7);
+        SyntheticEvents.WriteRecord(buffer, 0, Fanotify.FAN_CREATE, -1, 7);
         MemoryMarshal.Write(buffer.AsSpan(0), 40u);   // event_len
-        Responder.WriteSyntheticRecord(buffer.AsSpan(40), 0, Fanotify.FAN_OPEN, 3, 8);
+        SyntheticEvents.WriteRecord(buffer.AsSpan(40), 0, Fanotify.FAN_OPEN, 3, 8);
 
         List<FanotifyEventRecord> records = ReadAll(buffer, out MalformedReason malformed);
 

@@ -68,7 +68,7 @@ public class FanotifyEventTests
     public unsafe void Decimal_writer_matches_ToString(int value, string expected)
     {
         byte* buffer = stackalloc byte[16];
-        int length = ProcessResolver.WriteDecimal(buffer, value);
+        int length = ProcPath.WriteDecimal(buffer, value);
         Assert.Equal(expected, System.Text.Encoding.ASCII.GetString(buffer, length));
     }
 }

@@ -12,7 +12,7 @@ public class FanotifyInfoReaderTests
     private static (byte[] Buffer, FanotifyEventRecord Record) FidEvent()
     {
         var buffer = new byte[256];
-        int length = Responder.SyntheticFidEvent(buffer, Fanotify.FAN_RENAME, 42);
+        int length = SyntheticEvents.FidEvent(buffer, Fanotify.FAN_RENAME, 42);
         var reader = new FanotifyEventReader(buffer.AsSpan(0, length));
         Assert.True(reader.TryRead(out FanotifyEventRecord record));
         Assert.False(reader.TryRead(out _));
@@ -26,11 +26,11 @@ public class FanotifyInfoReaderTests
 
         Assert.True(FanotifyInfoReader.TryRead(buffer, record, out FanotifyEventInfo info));
 
-        Assert.Equal(24, info.DfidName);
-        Assert.True(info.Fid > info.DfidName);
-        Assert.True(info.OldDfidName > info.Fid);
-        Assert.True(info.NewDfidName > info.OldDfidName);
-        Assert.Equal(-1, info.Dfid);
+        Assert.Equal(24, info.DfidNameOffset);
+        Assert.True(info.FidOffset > info.DfidNameOffset);
+        Assert.True(info.OldDfidNameOffset > info.FidOffset);
+        Assert.True(info.NewDfidNameOffset > info.OldDfidNameOffset);
+        Assert.Equal(-1, info.DfidOffset);
         Assert.True(info.HasError);
         Assert.Equal(5, info.Error);
         Assert.Equal(1, info.ErrorCount);
@@ -43,10 +43,10 @@ public class FanotifyInfoReaderTests
         (byte[] buffer, FanotifyEventRecord record) = FidEvent();
         FanotifyInfoReader.TryRead(buffer, record, out FanotifyEventInfo info);
 
-        Assert.Equal("a", Encoding.UTF8.GetString(FanotifyInfoReader.Name(buffer, info.DfidName)));
-        Assert.Equal("b", Encoding.UTF8.GetString(FanotifyInfoReader.Name(buffer, info.OldDfidName)));
-        Assert.Equal("c", Encoding.UTF8.GetString(FanotifyInfoReader.Name(buffer, info.NewDfidName)));
-        ReadOnlySpan<byte> handle = FanotifyInfoReader.FileHandle(buffer, info.Fid);
+        Assert.Equal("a", Encoding.UTF8.GetString(FanotifyInfoReader.Name(buffer, info.DfidNameOffset)));
+        Assert.Equal("b", Encoding.UTF8.GetString(FanotifyInfoReader.Name(buffer, info.OldDfidNameOffset)));
+        Assert.Equal("c", Encoding.UTF8.GetString(FanotifyInfoReader.Name(buffer, info.NewDfidNameOffset)));
+        ReadOnlySpan<byte> handle = FanotifyInfoReader.FileHandle(buffer, info.FidOffset);
         Assert.Equal(16, handle.Length);                          // handle_bytes + handle_type + 8 bytes
         Assert.Equal(8u, MemoryMarshal.Read<uint>(handle));
         Assert.Equal(1, MemoryMarshal.Read<int>(handle.Slice(4)));
@@ -68,20 +68,20 @@ public class FanotifyInfoReaderTests
         MemoryMarshal.Write(buffer.AsSpan(24 + 12), 500u);   // first record's handle_bytes
 
         Assert.True(FanotifyInfoReader.TryRead(buffer, record, out FanotifyEventInfo info));
-        Assert.Equal(-1, info.DfidName);
-        Assert.True(info.Fid > 0);
+        Assert.Equal(-1, info.DfidNameOffset);
+        Assert.True(info.FidOffset > 0);
     }
 
     [Fact]
     public void An_event_without_records_has_none()
     {
         var buffer = new byte[24];
-        Responder.WriteSyntheticRecord(buffer, 0, Fanotify.FAN_OPEN, 3, 1);
+        SyntheticEvents.WriteRecord(buffer, 0, Fanotify.FAN_OPEN, 3, 1);
         var reader = new FanotifyEventReader(buffer);
         reader.TryRead(out FanotifyEventRecord record);
 
         Assert.True(FanotifyInfoReader.TryRead(buffer, record, out FanotifyEventInfo info));
-        Assert.Equal(-1, info.Fid);
+        Assert.Equal(-1, info.FidOffset);
         Assert.Equal(Fanotify.FAN_NOPIDFD, info.PidFd);
         Assert.False(info.HasError);
     }

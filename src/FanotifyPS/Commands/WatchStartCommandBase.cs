@@ -37,7 +37,7 @@ public abstract class WatchStartCommandBase : FanotifyFilterCommandBase
     /// </summary>
     [Parameter(ParameterSetName = ParameterSets.Path)]
     [ValidateRange(0, 1000)]
-    public int SpinMicroseconds { get; set; } = Responder.AutomaticSpin;
+    public int SpinMicroseconds { get; set; } = SpinPolicy.Automatic;
 
     /// <summary>
     /// Validates the parameters and puts the watch together: what it marks, reports and decides. What differs
@@ -94,7 +94,7 @@ public abstract class WatchStartCommandBase : FanotifyFilterCommandBase
             AuditOnly = auditOnly,
             IncludeSelf = IncludeSelf,
             ThreadIds = ThreadId,
-            SpinMicroseconds = Responder.ChooseSpin(SpinMicroseconds, (combined & FanotifyRule.PermissionEvents) != 0, policy,
+            SpinMicroseconds = SpinPolicy.Choose(SpinMicroseconds, (combined & FanotifyRule.PermissionEvents) != 0, policy,
                 Scope == FanotifyScope.Tree),
             CommandText = $"{MyInvocation.MyCommand.Name} -Path {string.Join(", ", resolved.Select(p => $"'{p}'"))} " +
                 $"-Scope {Scope} -Event {combined}" + (policy is null ? string.Empty : $" ({policy.Rules.Length} rules)"),

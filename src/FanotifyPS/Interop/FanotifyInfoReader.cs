@@ -17,11 +17,11 @@ namespace FanotifyPS.Interop;
 /// </remarks>
 internal struct FanotifyEventInfo
 {
-    public int Fid;
-    public int DfidName;
-    public int Dfid;
-    public int OldDfidName;
-    public int NewDfidName;
+    public int FidOffset;
+    public int DfidNameOffset;
+    public int DfidOffset;
+    public int OldDfidNameOffset;
+    public int NewDfidNameOffset;
     public int PidFd;        // FAN_NOPIDFD when absent
     public bool HasError;
     public int Error;
@@ -29,7 +29,7 @@ internal struct FanotifyEventInfo
 
     public static FanotifyEventInfo Empty => new()
     {
-        Fid = -1, DfidName = -1, Dfid = -1, OldDfidName = -1, NewDfidName = -1, PidFd = Fanotify.FAN_NOPIDFD,
+        FidOffset = -1, DfidNameOffset = -1, DfidOffset = -1, OldDfidNameOffset = -1, NewDfidNameOffset = -1, PidFd = Fanotify.FAN_NOPIDFD,
     };
 }
 
@@ -56,19 +56,19 @@ internal static class FanotifyInfoReader
             switch (type)
             {
                 case Fanotify.FAN_EVENT_INFO_TYPE_FID:
-                    info.Fid = ValidFid(batch, offset, length, named: false);
+                    info.FidOffset = ValidFidOffset(batch, offset, length, named: false);
                     break;
                 case Fanotify.FAN_EVENT_INFO_TYPE_DFID_NAME:
-                    info.DfidName = ValidFid(batch, offset, length, named: true);
+                    info.DfidNameOffset = ValidFidOffset(batch, offset, length, named: true);
                     break;
                 case Fanotify.FAN_EVENT_INFO_TYPE_DFID:
-                    info.Dfid = ValidFid(batch, offset, length, named: false);
+                    info.DfidOffset = ValidFidOffset(batch, offset, length, named: false);
                     break;
                 case Fanotify.FAN_EVENT_INFO_TYPE_OLD_DFID_NAME:
-                    info.OldDfidName = ValidFid(batch, offset, length, named: true);
+                    info.OldDfidNameOffset = ValidFidOffset(batch, offset, length, named: true);
                     break;
                 case Fanotify.FAN_EVENT_INFO_TYPE_NEW_DFID_NAME:
-                    info.NewDfidName = ValidFid(batch, offset, length, named: true);
+                    info.NewDfidNameOffset = ValidFidOffset(batch, offset, length, named: true);
                     break;
                 case Fanotify.FAN_EVENT_INFO_TYPE_PIDFD when length >= 8:
                     info.PidFd = MemoryMarshal.Read<int>(batch.Slice(offset + 4));
@@ -87,7 +87,7 @@ internal static class FanotifyInfoReader
     }
 
     /// <summary>The record's offset if its file handle (and name) fit inside it, else -1.</summary>
-    private static int ValidFid(ReadOnlySpan<byte> batch, int offset, int length, bool named)
+    private static int ValidFidOffset(ReadOnlySpan<byte> batch, int offset, int length, bool named)
     {
         if (length < FidHeaderLength + FileHandleHeaderLength)
         {

@@ -110,7 +110,7 @@ public sealed class FanotifyWatch : Job2
     public long OverflowCount => Sum(r => r.OverflowCount);
 
     /// <summary>Events the kernel could not hand over because no file descriptor was left (EMFILE/ENFILE).</summary>
-    public long LostCount => Sum(r => r.ReadErrorCount);
+    public long LostCount => Sum(r => r.LostCount);
 
     /// <summary>Events read but not reported: outside a Tree, or left out by a filter.</summary>
     public long FilteredCount => Sum(r => r.FilteredCount);

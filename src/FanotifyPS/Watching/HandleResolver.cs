@@ -1,7 +1,5 @@
 using System;
 using System.Collections.Generic;
-using System.Runtime.InteropServices;
-using System.Text;
 using FanotifyPS.Interop;
 
 namespace FanotifyPS.Watching;
@@ -15,20 +13,16 @@ namespace FanotifyPS.Watching;
 internal sealed unsafe class HandleResolver : IDisposable
 {
     internal const string Unresolved = "(unresolved)";
-    private const int LinkCapacity = 4096 + 16;
     private const int MaxRemembered = 4096;
 
     private readonly (ulong FsId, int Fd, string Path)[] _mounts;
     private readonly Dictionary<string, string> _lastSeen = new(StringComparer.Ordinal);
-    private byte* _link;
-    private byte* _fdPath;
+    private readonly LinkBuffer _links = new();
 
     /// <param name="mounts">Descriptors of the watched directories, owned by the watch, with their fsids.</param>
     public HandleResolver((ulong FsId, int Fd, string Path)[] mounts)
     {
         _mounts = mounts;
-        _link = (byte*)NativeMemory.Alloc(LinkCapacity);
-        _fdPath = (byte*)NativeMemory.Alloc(64);
     }
 
     /// <summary>The path of the object behind a FID record, or null when it cannot be resolved.</summary>
@@ -52,9 +46,9 @@ internal sealed unsafe class HandleResolver : IDisposable
             return null;
         }
 
-        nint linkLength = ProcessResolver.ReadFdLink(fd, _fdPath, _link, LinkCapacity);
+        string? path = _links.FdPath(fd);
         _ = Libc.close(fd);
-        return linkLength < 0 ? null : PathText.Decode(new ReadOnlySpan<byte>(_link, (int)linkLength));
+        return path;
     }
 
     /// <summary>The path of a FID record's object, from the kernel or from memory.</summary>
@@ -119,9 +113,6 @@ internal sealed unsafe class HandleResolver : IDisposable
     {
         _lastSeen.Clear();
         _lastSeen.TrimExcess();
-        NativeMemory.Free(_link);
-        NativeMemory.Free(_fdPath);
-        _link = null;
-        _fdPath = null;
+        _links.Dispose();
     }
 }

@@ -16,23 +16,19 @@ namespace FanotifyPS.Watching;
 /// </summary>
 internal sealed unsafe class MountTranslator : IDisposable
 {
-    private const int LinkCapacity = 4096 + 16;
     private const int MaxKnownMounts = 4096;
 
     private readonly Watched[] _watched;
     private readonly Dictionary<long, MountFacts> _mounts = [];
     private readonly HashSet<long> _unplaced = [];
+    private readonly LinkBuffer _links = new();
     private byte* _handle;
-    private byte* _link;
-    private byte* _fdPath;
     private byte* _statx;
 
     private MountTranslator(Watched[] watched)
     {
         _watched = watched;
         _handle = (byte*)NativeMemory.AlignedAlloc(Libc.FileHandleBufferSize, 8);
-        _link = (byte*)NativeMemory.Alloc(LinkCapacity);
-        _fdPath = (byte*)NativeMemory.Alloc(64);
         _statx = (byte*)NativeMemory.AlignedAlloc(Libc.StatxSize, 8);
         Refresh();
     }
@@ -169,9 +165,9 @@ internal sealed unsafe class MountTranslator : IDisposable
                 return null;
             }
 
-            nint length = ProcessResolver.ReadFdLink(reopened, _fdPath, _link, LinkCapacity);
+            string? path = _links.FdPath(reopened);
             _ = Libc.close(reopened);
-            return length < 0 ? null : PathText.Decode(new ReadOnlySpan<byte>(_link, (int)length));
+            return path;
         }
 
         return null;
@@ -182,10 +178,9 @@ internal sealed unsafe class MountTranslator : IDisposable
         _mounts.Clear();
         _unplaced.Clear();
         NativeMemory.AlignedFree(_handle);
-        NativeMemory.Free(_link);
-        NativeMemory.Free(_fdPath);
         NativeMemory.AlignedFree(_statx);
-        _handle = _link = _fdPath = _statx = null;
+        _links.Dispose();
+        _handle = _statx = null;
     }
 
     private readonly record struct Watched(long MountId, FileId Device, int Fd);

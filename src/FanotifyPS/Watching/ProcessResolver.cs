@@ -1,40 +1,9 @@
 using System;
 using System.Collections.Generic;
 using System.Runtime.InteropServices;
-using System.Text;
 using FanotifyPS.Interop;
 
 namespace FanotifyPS.Watching;
-
-/// <summary>What the watcher knows of a process, read once from /proc and cached.</summary>
-internal sealed class ProcessInfo
-{
-    public static readonly ProcessInfo Unknown = new([], string.Empty, string.Empty, string.Empty, 0, -1, 0);
-
-    public ProcessInfo(byte[] link, string exe, string name, string commandLine, int parentProcessId, int userId, int processId)
-    {
-        Link = link;
-        Exe = exe;
-        Name = name;
-        CommandLine = commandLine;
-        ParentProcessId = parentProcessId;
-        UserId = userId;
-        ProcessId = processId;
-    }
-
-    public byte[] Link { get; }
-    public string Exe { get; }
-    public string Name { get; }
-    public string CommandLine { get; }
-    public int ParentProcessId { get; }
-    public int UserId { get; }
-
-    /// <summary>The thread group id (differs from the event's pid only when the watch reports threads); 0 when unknown.</summary>
-    public int ProcessId { get; }
-
-    /// <summary>PermissionPolicy.MatchMask of this process plus one, kept by the responder that owns it; 0 until then.</summary>
-    internal ulong RuleMaskPlusOne;
-}
 
 /// <summary>
 /// Resolves the process behind an event through /proc, on the responder thread.
@@ -52,34 +21,22 @@ internal sealed unsafe class ProcessResolver : IDisposable
 {
     internal const int MaxCachedProcesses = 4096;
     private const ulong PF_KTHREAD = 0x00200000;
-    private const int LinkCapacity = 4096;    // PATH_MAX
-    private const int ProcPathCapacity = 64;  // "/proc/2147483647/cmdline\0"
     private const int FileCapacity = 4096;    // a longer command line is cut there
 
     private readonly Dictionary<int, ProcessInfo> _cache = new(256);
-    private byte* _link;
-    private byte* _procPath;
-    private byte* _file;
-
-    public ProcessResolver()
-    {
-        _link = (byte*)NativeMemory.Alloc(LinkCapacity);
-        _procPath = (byte*)NativeMemory.Alloc(ProcPathCapacity);
-        _file = (byte*)NativeMemory.Alloc(FileCapacity);
-    }
+    private readonly LinkBuffer _links = new();   // its Path is "/proc/PID/..." for every file read here
+    private byte* _file = (byte*)NativeMemory.Alloc(FileCapacity);
 
     public int CachedCount => _cache.Count;
 
     /// <summary>The process behind pid (a thread id when the watch reports threads).</summary>
     public ProcessInfo Resolve(int pid, out bool isGone)
     {
-        int prefixLength = WriteProcPath(_procPath, pid);
-        WriteAscii(_procPath + prefixLength, "/exe\0"u8);
+        int prefixLength = ProcPath.WriteProcPath(_links.Path, pid);
+        ProcPath.WriteAscii(_links.Path + prefixLength, "/exe\0"u8);
 
-        nint length = Libc.readlink(_procPath, _link, LinkCapacity);
-        if (length >= 0)
+        if (_links.TryReadLink(out ReadOnlySpan<byte> link))
         {
-            var link = new ReadOnlySpan<byte>(_link, (int)length);
             isGone = false;
             if (_cache.TryGetValue(pid, out ProcessInfo? cached) && link.SequenceEqual(cached.Link))
             {
@@ -152,8 +109,8 @@ internal sealed unsafe class ProcessResolver : IDisposable
 
     private ReadOnlySpan<byte> ReadProcFile(int prefixLength, ReadOnlySpan<byte> suffix)
     {
-        WriteAscii(_procPath + prefixLength, suffix);
-        int fd = Libc.open(_procPath, Libc.O_RDONLY | Libc.O_CLOEXEC);
+        ProcPath.WriteAscii(_links.Path + prefixLength, suffix);
+        int fd = Libc.open(_links.Path, Libc.O_RDONLY | Libc.O_CLOEXEC);
         if (fd < 0)
         {
             return default;
@@ -220,55 +177,12 @@ internal sealed unsafe class ProcessResolver : IDisposable
         return value;
     }
 
-    /// <summary>readlink("/proc/self/fd/FD") into link: its length, or -1. pathBuffer receives the NUL-terminated path.</summary>
-    internal static nint ReadFdLink(int fd, byte* pathBuffer, byte* link, int capacity)
-    {
-        int length = WriteAscii(pathBuffer, "/proc/self/fd/"u8);
-        length += WriteDecimal(pathBuffer + length, fd);
-        pathBuffer[length] = 0;
-        return Libc.readlink(pathBuffer, link, capacity);
-    }
-
-    /// <summary>Writes "/proc/PID" and returns its length.</summary>
-    internal static int WriteProcPath(byte* destination, int pid)
-    {
-        int length = WriteAscii(destination, "/proc/"u8);
-        return length + WriteDecimal(destination + length, pid);
-    }
-
-    internal static int WriteAscii(byte* destination, ReadOnlySpan<byte> text)
-    {
-        text.CopyTo(new Span<byte>(destination, text.Length));
-        return text.Length;
-    }
-
-    internal static int WriteDecimal(byte* destination, int value)
-    {
-        uint remaining = (uint)value;   // pids and fds are never negative here
-        int digits = 1;
-        for (uint v = remaining; v >= 10; v /= 10)
-        {
-            digits++;
-        }
-
-        for (int i = digits - 1; i >= 0; i--)
-        {
-            destination[i] = (byte)('0' + (remaining % 10));
-            remaining /= 10;
-        }
-
-        return digits;
-    }
-
     public void Dispose()
     {
         _cache.Clear();
         _cache.TrimExcess();
-        NativeMemory.Free(_link);
-        NativeMemory.Free(_procPath);
+        _links.Dispose();
         NativeMemory.Free(_file);
-        _link = null;
-        _procPath = null;
         _file = null;
     }
 }

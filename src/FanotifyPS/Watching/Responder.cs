@@ -10,6 +10,15 @@ namespace FanotifyPS.Watching;
  * - One responder thread per fanotify group. It alone reads the group, answers permission events, resolves
  *   and closes event fds, and closes the group fd when it ends (close() from another thread would not wake
  *   its poll(), and the fd number could be reused under it). Stop = write to the shared eventfd, then join.
+ * - One type in five files, one job each, all run on that thread and called directly:
+ *     Responder.cs           the thread (Start, Stop, Run), the poll/spin loop, read sizing, the two passes
+ *                            of a batch (HandleBatch), counters and Failure;
+ *     Responder.Verdicts.cs  pass 1: Decide, Respond, RuleMask;
+ *     Responder.Delivery.cs  pass 2: Deliver (file, handles, process, filter, Publish) and the reads both
+ *                            passes share (ResolvePath, ReadFileId);
+ *     Responder.WarmUp.cs    the dry run of all of it before the first mark;
+ *     ResponderSettings.cs   what the watch tells a responder (and GroupKind).
+ *   How long to spin is chosen by SpinPolicy, off this thread.
  * - A batch is handled in two passes. Pass 1 answers every permission event; before the verdict it reads
  *   only what the verdict needs: the process when a rule for the event names a program or a user (fresh: an
  *   execve() must not slip past an -Exe rule), or when the pid was never seen (the process is held in open()
@@ -17,7 +26,7 @@ namespace FanotifyPS.Watching;
  *   Tree scope needs it. A process seen before is answered first and read in pass 2, as the fanotify(7)
  *   example does. Pass 2 resolves the rest, filters, and hands events to the EventBuffer with TryWrite (never
  *   waiting; refusals are counted).
- * - With a spin (-SpinMicroseconds; by default on only when verdicts wait for a read, see ChooseSpin), after a
+ * - With a spin (-SpinMicroseconds; by default on only when verdicts wait for a read, see SpinPolicy), after a
  *   batch the responder reads again for up to that long before it sleeps in poll(): on a busy group the next
  *   event often comes within microseconds, and a sleep and a wake-up can cost more than the spin (most on a
  *   virtual machine). A spin that finds nothing doubles how many batches pass before the next one (up to
@@ -33,19 +42,13 @@ namespace FanotifyPS.Watching;
  *   CSV into the watched filesystem must not wait for itself, nor feed its own stream.
  * - Counters have a single writer (this thread); readers use Volatile.Read.
  */
-internal sealed unsafe class Responder : IDisposable
+internal sealed unsafe partial class Responder : IDisposable
 {
     internal const int ReadBufferSize = 64 * 1024;
-    /// <summary>-SpinMicroseconds when not given: chosen by <see cref="ChooseSpin"/>.</summary>
-    internal const int AutomaticSpin = -1;
-    internal const int ReadBeforeVerdictSpinMicroseconds = 20;
     private const int MaxEventsPerRead = ReadBufferSize / Fanotify.FAN_EVENT_METADATA_LEN;
     private const int MinEventsPerRead = 16;
-    private const int LinkCapacity = 4096 + 16;    // PATH_MAX plus " (deleted)"
     private const int MaxBatchesBetweenPolls = 64;
     private const int MaxSpinBackoff = 64;
-    private const ulong EventBits = ~(Fanotify.FAN_ONDIR | Fanotify.FAN_EVENT_ON_CHILD);
-    private static readonly byte[] s_deletedSuffix = " (deleted)"u8.ToArray();
 
     private readonly FileDescriptorHandle _group;
     private readonly FileDescriptorHandle _stopEvent;
@@ -54,14 +57,13 @@ internal sealed unsafe class Responder : IDisposable
     private readonly int _ownPid = Environment.ProcessId;
     private Slot[] _slots = new Slot[MaxEventsPerRead + 1];
     private readonly ProcessResolver _processes = new();
+    private readonly LinkBuffer _links = new();
     private readonly ManualResetEventSlim _ready = new(false);
     private readonly long _spinTicks;
     private int _readSize;
     private readonly Thread _thread;
 
     private byte* _readBuffer;
-    private byte* _link;
-    private byte* _fdPath;
     private byte* _statx;
 
     private long _eventCount;
@@ -72,7 +74,7 @@ internal sealed unsafe class Responder : IDisposable
     private long _allowedCount;
     private long _deniedCount;
     private long _wouldDenyCount;
-    private long _readErrorCount;
+    private long _lostCount;
     private long _unnamedCount;
     private int _failureErrno;
     private string? _failureWhat;
@@ -88,8 +90,6 @@ internal sealed unsafe class Responder : IDisposable
         _buffer = buffer;
         _settings = settings;
         _readBuffer = (byte*)NativeMemory.AlignedAlloc(ReadBufferSize, 8);
-        _link = (byte*)NativeMemory.Alloc(LinkCapacity);
-        _fdPath = (byte*)NativeMemory.Alloc(64);
         _statx = (byte*)NativeMemory.AlignedAlloc(Libc.StatxSize, 8);
         _spinTicks = settings.SpinMicroseconds * System.Diagnostics.Stopwatch.Frequency / 1_000_000;
         _readSize = ChooseReadSize(settings.Kind, settings.FdsPerEvent);
@@ -108,7 +108,8 @@ internal sealed unsafe class Responder : IDisposable
     public long AllowedCount => Volatile.Read(ref _allowedCount);
     public long DeniedCount => Volatile.Read(ref _deniedCount);
     public long WouldDenyCount => Volatile.Read(ref _wouldDenyCount);
-    public long ReadErrorCount => Volatile.Read(ref _readErrorCount);
+    /// <summary>Events the kernel could not hand over: a read failed to open their fds (EMFILE, ENFILE, ENOMEM).</summary>
+    public long LostCount => Volatile.Read(ref _lostCount);
     /// <summary>Of FilteredCount: left out by -Exe/-ExcludeExe because the process had exited before it could be named.</summary>
     public long UnnamedCount => Volatile.Read(ref _unnamedCount);
 
@@ -277,17 +278,6 @@ internal sealed unsafe class Responder : IDisposable
     }
 
     /// <summary>
-    /// The spin of a watch whose -SpinMicroseconds was not given: on when its permission verdicts wait for a read
-    /// (a rule that names a program, user or path, or a Tree scope). Then the responder has less to do after a
-    /// verdict than before it and would sleep just before the next event: in the benchmark, 1 and 100 rules made
-    /// 0.60-0.64 of the opens/s of no rules without a spin, and 0.73-1.36 with 20 us (A/B: +23-28%). Without
-    /// such reads the spin was even on throughput and cost CPU, so it stays off.
-    /// </summary>
-    internal static int ChooseSpin(int requested, bool permission, PermissionPolicy? policy, bool tree) =>
-        requested != AutomaticSpin ? requested :
-        permission && (tree || (policy is not null && (policy.ProcessMask | policy.PathMask) != 0)) ? ReadBeforeVerdictSpinMicroseconds : 0;
-
-    /// <summary>
     /// The bytes to read at once: as many events as a quarter of the fds this process may still open allows (the
     /// rest is for its other watches and everything else), between <see cref="MinimumReadSize"/> and the whole buffer.
     /// </summary>
@@ -354,7 +344,7 @@ internal sealed unsafe class Responder : IDisposable
                     // The kernel could not open an event fd: that event is gone (a permission event was
                     // denied by the kernel). Count it, keep the watch alive; the consumer reports it. Fds ran
                     // short since the read size was chosen: halve it, or the next full read loses another.
-                    _readErrorCount++;
+                    _lostCount++;
                     _readSize = Math.Max(_readSize / 2, MinimumReadSize(_settings.Kind));
                     return BatchResult.Handled;
                 default:
@@ -366,6 +356,7 @@ internal sealed unsafe class Responder : IDisposable
         return HandleBatch(new ReadOnlySpan<byte>(_readBuffer, (int)length), groupFd) ? BatchResult.Handled : BatchResult.Failed;
     }
 
+    /// <summary>Handles one batch in two passes (Responder.Verdicts.cs, then Responder.Delivery.cs); false if it was unreadable.</summary>
     private bool HandleBatch(ReadOnlySpan<byte> batch, int groupFd)
     {
         // Pass 1: verdicts, before any other work.
@@ -402,483 +393,18 @@ internal sealed unsafe class Responder : IDisposable
         return true;
     }
 
-    /// <summary>Evaluates and writes the verdict of one permission event.</summary>
-    private void Decide(int groupFd, in FanotifyEventRecord record, ref Slot slot)
-    {
-        if (record.Pid == _ownPid)
-        {
-            slot.Verdict = FanotifyResponse.Allow;
-            Respond(groupFd, record.Fd, Fanotify.FAN_ALLOW);
-            _allowedCount++;
-            return;
-        }
-
-        PermissionPolicy? policy = _settings.Policy;
-        ReportFilter filter = _settings.Filter;
-        ulong mask = record.Mask;
-        if ((policy is not null && (mask & policy.ProcessMask) != 0) || !_processes.IsCached(record.Pid))
-        {
-            slot.Process = _processes.Resolve(record.Pid, out slot.IsGone);
-        }
-
-        // Without the process, no rule for this event names one: those rules match any process.
-        bool mayMatch = policy is not null && (mask & policy.EventMask) != 0 &&
-            (slot.Process is null || (RuleMask(policy, slot.Process) & mask) != 0);
-        // Rules and the Tree judge the file by its path under the watched mount: a bind mount elsewhere is the
-        // same file under another name. Path stays as the file was opened.
-        string? judged = null;
-        if ((mayMatch && (mask & policy!.PathMask) != 0) || filter.HasTree)
-        {
-            slot.Path = ResolvePath(record.Fd, out slot.IsDeleted);
-            judged = slot.JudgedPath = _settings.Mounts is { } mounts ? mounts.OnWatchedMount(record.Fd, slot.Path) : slot.Path;
-        }
-
-        if (judged is not null && !filter.InScope(judged))
-        {
-            // Outside the Tree: answered at once, never reported.
-            slot.OutOfScope = true;
-        }
-        else if (mayMatch)
-        {
-            FileId file = (mask & policy!.FileMask) != 0 ? ReadFileId(record.Fd) : default;
-            slot.Rule = policy.Evaluate(mask, judged, slot.Process?.Exe ?? string.Empty, slot.Process?.UserId ?? -1, file);
-        }
-
-        if (policy is not null && policy.Denies(slot.Rule))
-        {
-            if (_settings.AuditOnly)
-            {
-                slot.Verdict = FanotifyResponse.WouldDeny;
-                _wouldDenyCount++;
-                Respond(groupFd, record.Fd, Fanotify.FAN_ALLOW);
-            }
-            else
-            {
-                slot.Verdict = FanotifyResponse.Deny;
-                _deniedCount++;
-                uint response = _settings.DenyWithErrno ? policy.DenyResponse(slot.Rule) : Fanotify.FAN_DENY;
-                if (Respond(groupFd, record.Fd, response) == Errno.EINVAL && response != Fanotify.FAN_DENY)
-                {
-                    // FAN_DENY_ERRNO refused although the start probe took it: a plain deny (EPERM) still denies.
-                    Respond(groupFd, record.Fd, Fanotify.FAN_DENY);
-                }
-            }
-
-            return;
-        }
-
-        slot.Verdict = FanotifyResponse.Allow;
-        _allowedCount++;
-        Respond(groupFd, record.Fd, Fanotify.FAN_ALLOW);
-    }
-
-    /// <summary>The events some rule could match for this process, judged once per process and kept with it.</summary>
-    private static ulong RuleMask(PermissionPolicy policy, ProcessInfo process)
-    {
-        if (process.RuleMaskPlusOne == 0)
-        {
-            process.RuleMaskPlusOne = policy.MatchMask(process.Exe, process.UserId) + 1;
-        }
-
-        return process.RuleMaskPlusOne - 1;
-    }
-
-    /// <summary>Writes a response; returns 0 or the errno (a failed write leaves nothing to retry but a refused errno).</summary>
-    private static int Respond(int groupFd, int eventFd, uint response)
-    {
-        var answer = new Fanotify.fanotify_response { fd = eventFd, response = response };
-        return Libc.write(groupFd, &answer, sizeof(Fanotify.fanotify_response)) < 0 ? Marshal.GetLastPInvokeError() : 0;
-    }
-
-    private void Deliver(ReadOnlySpan<byte> batch, in FanotifyEventRecord record, ref Slot slot)
-    {
-        DateTime now = DateTime.UtcNow;
-        if ((record.Mask & Fanotify.FAN_Q_OVERFLOW) != 0)
-        {
-            _overflowCount++;
-            Publish(new FanotifyEvent(now, FanotifyEventType.Overflow, string.Empty, false,
-                0, string.Empty, false, FanotifyResponse.None, _settings.WatchId));
-            return;
-        }
-
-        // A record with an impossible length ends the walk; what was read before it stays valid, and a pidfd
-        // found there must still be closed.
-        FanotifyEventInfo info = FanotifyEventInfo.Empty;
-        if (record.MetadataLength < record.EventLength)
-        {
-            _ = FanotifyInfoReader.TryRead(batch, record, out info);
-        }
-
-        if (record.Pid == _ownPid && !_settings.IncludeSelf)
-        {
-            CloseFd(record.Fd);
-            CloseFd(info.PidFd);
-            _ownEventCount++;
-            return;
-        }
-
-        if (slot.OutOfScope)
-        {
-            CloseFd(record.Fd);
-            _filteredCount++;
-            return;
-        }
-
-        // The file.
-        string path;
-        bool isDeleted = slot.IsDeleted;
-        string directoryPath = string.Empty, name = string.Empty, oldPath = string.Empty, newPath = string.Empty;
-        string? judged = slot.JudgedPath;
-        if (record.Fd >= 0)
-        {
-            path = slot.Path ?? ResolvePath(record.Fd, out isDeleted);
-            if (judged is null && _settings.Filter.HasTree && _settings.Mounts is { } mounts)
-            {
-                judged = mounts.OnWatchedMount(record.Fd, path);
-            }
-
-            CloseFd(record.Fd);
-        }
-        else
-        {
-            path = ResolveHandles(batch, record, info, out directoryPath, out name, out oldPath, out newPath, out isDeleted);
-        }
-
-        // The process: known if the verdict needed it; else read now (checked against the pidfd, if any).
-        ProcessInfo process;
-        bool isGone;
-        if (slot.Process is not null)
-        {
-            process = slot.Process;
-            isGone = slot.IsGone;
-        }
-        else
-        {
-            process = ResolveProcess(record.Pid, info.PidFd, out isGone);
-        }
-
-        CloseFd(info.PidFd);
-
-        int processId = record.Pid;
-        int threadId = 0;
-        if (_settings.ThreadIds)
-        {
-            threadId = record.Pid;
-            processId = process.ProcessId > 0 ? process.ProcessId : record.Pid;
-        }
-
-        if (!_settings.Filter.Reports(judged ?? path, oldPath, processId, process.Exe))
-        {
-            _filteredCount++;
-            if (isGone && _settings.Filter.LeftOutWithoutExe(judged ?? path, oldPath, processId, process.Exe))
-            {
-                _unnamedCount++;   // the watch says so: nobody could tell whether it was the program asked for
-            }
-
-            return;
-        }
-
-        var item = new FanotifyEvent(now, (FanotifyEventType)(record.Mask & EventBits), path, isDeleted,
-            processId, process.Exe, isGone, slot.Verdict, _settings.WatchId)
-        {
-            DirectoryPath = directoryPath,
-            Name = name,
-            OldPath = oldPath,
-            NewPath = newPath,
-            IsDirectory = (record.Mask & Fanotify.FAN_ONDIR) != 0,
-            ThreadId = threadId,
-            ProcessName = process.Name,
-            CommandLine = process.CommandLine,
-            ParentProcessId = process.ParentProcessId,
-            UserId = process.UserId,
-            Rule = slot.Rule >= 0 ? _settings.Policy!.Rules[slot.Rule].Name : string.Empty,
-        };
-        if (info.HasError)
-        {
-            item.FsErrorCode = info.Error;
-            item.FsErrorCount = info.ErrorCount;
-        }
-
-        Publish(item);
-    }
-
-    /// <summary>
-    /// A notification event's process. With FAN_REPORT_PIDFD the answer is race-free: a process already gone
-    /// (FAN_EPIDFD) is not looked up in /proc, where its pid may now belong to another process, and one that
-    /// exits while it is being read is taken as gone too.
-    /// </summary>
-    private ProcessInfo ResolveProcess(int pid, int pidFd, out bool isGone)
-    {
-        if (pidFd == Fanotify.FAN_EPIDFD)
-        {
-            isGone = true;
-            return _processes.Cached(pid);
-        }
-
-        ProcessInfo process = _processes.Resolve(pid, out isGone);
-        if (pidFd >= 0 && !isGone && HasExited(pidFd))
-        {
-            isGone = true;
-            return _processes.Cached(pid);
-        }
-
-        return process;
-    }
-
-    private static bool HasExited(int pidFd)
-    {
-        var fd = new Libc.pollfd { fd = pidFd, events = Libc.POLLIN };
-        return Libc.poll(&fd, 1, 0) > 0 && (fd.revents & Libc.POLLIN) != 0;
-    }
-
-    /// <summary>The paths of a file-handle group's event: entry events give a directory and a name.</summary>
-    private string ResolveHandles(ReadOnlySpan<byte> batch, in FanotifyEventRecord record, in FanotifyEventInfo info,
-        out string directoryPath, out string name, out string oldPath, out string newPath, out bool isDeleted)
-    {
-        HandleResolver handles = _settings.Handles!;
-        directoryPath = name = oldPath = newPath = string.Empty;
-        isDeleted = (record.Mask & Fanotify.FAN_DELETE_SELF) != 0;
-
-        if (info.OldDfidName >= 0)
-        {
-            oldPath = Join(handles.Resolve(batch, info.OldDfidName), FanotifyInfoReader.Name(batch, info.OldDfidName), out _, out _);
-        }
-
-        int entry = info.NewDfidName >= 0 ? info.NewDfidName : info.DfidName;
-        string path;
-        if (entry >= 0)
-        {
-            path = Join(handles.Resolve(batch, entry), FanotifyInfoReader.Name(batch, entry), out directoryPath, out name);
-            if (info.NewDfidName >= 0)
-            {
-                newPath = path;
-            }
-
-            if (info.Fid >= 0 && (record.Mask & Fanotify.FAN_DELETE) == 0)
-            {
-                handles.Remember(batch, info.Fid, path);   // names the object if it is gone later (DeleteSelf)
-            }
-        }
-        else if (info.Fid >= 0)
-        {
-            path = handles.Resolve(batch, info.Fid);
-            if (info.HasError && ReferenceEquals(path, HandleResolver.Unresolved))
-            {
-                path = handles.MountPath(batch, info.Fid);   // an error of the filesystem itself (abort, shutdown)
-            }
-        }
-        else if (info.Dfid >= 0)
-        {
-            path = handles.Resolve(batch, info.Dfid);
-        }
-        else
-        {
-            path = HandleResolver.Unresolved;
-        }
-
-        return path;
-    }
-
-    /// <summary>directory + "/" + name; a name of "." (an event on the directory itself) gives the directory.</summary>
-    private static string Join(string directory, ReadOnlySpan<byte> nameBytes, out string directoryPath, out string name)
-    {
-        if (nameBytes.IsEmpty || nameBytes.SequenceEqual("."u8))
-        {
-            directoryPath = string.Empty;
-            name = string.Empty;
-            return directory;
-        }
-
-        directoryPath = directory;
-        name = PathText.Decode(nameBytes);
-        return directory.Length == 1 ? "/" + name : string.Concat(directory, "/", name);
-    }
-
-    private void Publish(FanotifyEvent item)
-    {
-        _eventCount++;
-        if (!_buffer.TryWrite(item))
-        {
-            _droppedCount++;
-        }
-    }
-
-    private static void CloseFd(int fd)
-    {
-        if (fd >= 0)
-        {
-            _ = Libc.close(fd);
-        }
-    }
-
-    /// <summary>readlink("/proc/self/fd/N"); strips " (deleted)" when the file really has no links left.</summary>
-    private string ResolvePath(int fd, out bool isDeleted)
-    {
-        isDeleted = false;
-        nint linkLength = ProcessResolver.ReadFdLink(fd, _fdPath, _link, LinkCapacity);
-        if (linkLength < 0)
-        {
-            return string.Empty;
-        }
-
-        var link = new ReadOnlySpan<byte>(_link, (int)linkLength);
-        if (link.EndsWith(s_deletedSuffix) && HasNoLinks(fd))
-        {
-            isDeleted = true;
-            link = link.Slice(0, link.Length - s_deletedSuffix.Length);
-        }
-
-        return PathText.Decode(link);
-    }
-
-    /// <summary>The open file's device and inode (for -File rules); default, which no rule holds, if statx fails.</summary>
-    private FileId ReadFileId(int fd)
-    {
-        byte emptyPath = 0;
-        return Libc.statx(fd, &emptyPath, Libc.AT_EMPTY_PATH, Libc.STATX_INO, _statx) == 0 ? FileId.FromStatx(_statx) : default;
-    }
-
-    private bool HasNoLinks(int fd)
-    {
-        byte emptyPath = 0;
-        if (Libc.statx(fd, &emptyPath, Libc.AT_EMPTY_PATH, Libc.STATX_NLINK, _statx) != 0)
-        {
-            return false;
-        }
-
-        return *(uint*)(_statx + Libc.StatxNlinkOffset) == 0;
-    }
-
     private void Fail(string what, int errno)
     {
         Volatile.Write(ref _failureErrno, errno);
         Volatile.Write(ref _failureWhat, what);
     }
 
-    /// <summary>
-    /// Runs every path of the responder once on synthetic batches, on this thread, before any mark exists:
-    /// permission events (answered to the group, which refuses the unknown fd) of a live process, of our own
-    /// pid and of a pid that does not exist, notification events, an overflow record, and a file-handle event
-    /// with every kind of info record (resolved against nothing).
-    /// </summary>
-    private void WarmUp()
-    {
-        int groupFd = _group.Fd;
-        _ = _processes.Resolve(_ownPid, out _);   // a live process: the full read of its facts
-
-        if (_settings.Kind == GroupKind.FileDescriptor)
-        {
-            // Pid 1 twice: read before its first verdict, answered first the second time.
-            Span<byte> batch = stackalloc byte[Fanotify.FAN_EVENT_METADATA_LEN * 6];
-            int[] fds = [Libc.eventfd(0, Libc.EFD_CLOEXEC), Libc.eventfd(0, Libc.EFD_CLOEXEC), Libc.eventfd(0, Libc.EFD_CLOEXEC), Libc.eventfd(0, Libc.EFD_CLOEXEC), Libc.eventfd(0, Libc.EFD_CLOEXEC)];
-            WriteSyntheticRecord(batch, 0, Fanotify.FAN_OPEN_PERM, fds[0], 1);
-            WriteSyntheticRecord(batch, 1, Fanotify.FAN_OPEN_EXEC_PERM, fds[1], _ownPid);
-            WriteSyntheticRecord(batch, 2, Fanotify.FAN_CLOSE_WRITE, fds[2], 0);
-            WriteSyntheticRecord(batch, 3, Fanotify.FAN_OPEN, fds[3], int.MaxValue);
-            WriteSyntheticRecord(batch, 4, Fanotify.FAN_Q_OVERFLOW, Fanotify.FAN_NOFD, 0);
-            WriteSyntheticRecord(batch, 5, Fanotify.FAN_OPEN_PERM, fds[4], 1);
-            HandleBatch(batch, groupFd);
-        }
-        else
-        {
-            // A file-handle event with every kind of info record, its handles resolving to nothing.
-            Span<byte> fid = stackalloc byte[256];
-            int length = SyntheticFidEvent(fid, Fanotify.FAN_RENAME | Fanotify.FAN_ONDIR, 1);
-            HandleBatch(fid.Slice(0, length), groupFd);
-            length = SyntheticFidEvent(fid, Fanotify.FAN_DELETE_SELF, int.MaxValue);
-            HandleBatch(fid.Slice(0, length), groupFd);
-        }
-
-        // The deny path (with and without an errno) and the policy matcher, against an fd the group does not know.
-        if (_settings.Policy is { } policy)
-        {
-            _ = RuleMask(policy, new ProcessInfo([], "/", "/", "/", 0, 0, 0));
-            _ = policy.Evaluate(Fanotify.FAN_OPEN_PERM, "/", "/", 0, ReadFileId(groupFd));
-            for (int rule = 0; rule < policy.Rules.Length; rule++)
-            {
-                _ = Respond(groupFd, -1, policy.DenyResponse(rule));
-            }
-        }
-
-        _ = PathText.Decode([0x2f, 0xff, 0x61]);   // a name that is not UTF-8
-        _ = _settings.Filter.Reports("/", "/", 0, "/");
-        _ = _settings.Filter.LeftOutWithoutExe("/", "/", 0, string.Empty);
-        _ = _settings.Filter.InScope("/");
-        _ = HasNoLinks(groupFd);
-        _settings.Mounts?.WarmUp();
-        _ = HasExited(groupFd);
-        _ = Marshal.GetLastPInvokeError();
-        _buffer.DiscardPending();
-
-        _eventCount = _droppedCount = _overflowCount = _ownEventCount = _filteredCount = _unnamedCount = 0;
-        _allowedCount = _deniedCount = _wouldDenyCount = 0;
-        Volatile.Write(ref _failureWhat, null);
-    }
-
-    internal static void WriteSyntheticRecord(Span<byte> batch, int index, ulong mask, int fd, int pid)
-    {
-        var metadata = new Fanotify.fanotify_event_metadata
-        {
-            event_len = Fanotify.FAN_EVENT_METADATA_LEN,
-            vers = Fanotify.FANOTIFY_METADATA_VERSION,
-            metadata_len = Fanotify.FAN_EVENT_METADATA_LEN,
-            mask = mask,
-            fd = fd,
-            pid = pid,
-        };
-        MemoryMarshal.Write(batch.Slice(index * Fanotify.FAN_EVENT_METADATA_LEN), in metadata);
-    }
-
-    /// <summary>Writes one file-handle event with every info record type into buffer; returns its length.</summary>
-    internal static int SyntheticFidEvent(Span<byte> buffer, ulong mask, int pid)
-    {
-        int offset = Fanotify.FAN_EVENT_METADATA_LEN;
-        offset = WriteFidRecord(buffer, offset, Fanotify.FAN_EVENT_INFO_TYPE_DFID_NAME, "a"u8);
-        offset = WriteFidRecord(buffer, offset, Fanotify.FAN_EVENT_INFO_TYPE_FID, default);
-        offset = WriteFidRecord(buffer, offset, Fanotify.FAN_EVENT_INFO_TYPE_OLD_DFID_NAME, "b"u8);
-        offset = WriteFidRecord(buffer, offset, Fanotify.FAN_EVENT_INFO_TYPE_NEW_DFID_NAME, "c"u8);
-        buffer[offset] = Fanotify.FAN_EVENT_INFO_TYPE_ERROR;
-        MemoryMarshal.Write(buffer.Slice(offset + 2), (ushort)12);
-        MemoryMarshal.Write(buffer.Slice(offset + 4), 5);
-        MemoryMarshal.Write(buffer.Slice(offset + 8), 1);
-        offset += 12;
-        buffer[offset] = Fanotify.FAN_EVENT_INFO_TYPE_PIDFD;
-        MemoryMarshal.Write(buffer.Slice(offset + 2), (ushort)8);
-        MemoryMarshal.Write(buffer.Slice(offset + 4), Fanotify.FAN_EPIDFD);
-        offset += 8;
-
-        WriteSyntheticRecord(buffer, 0, mask, Fanotify.FAN_NOFD, pid);
-        MemoryMarshal.Write(buffer, (uint)offset);   // event_len
-        return offset;
-    }
-
-    /// <summary>A FID record with an 8-byte handle that resolves to nothing, and an optional name.</summary>
-    internal static int WriteFidRecord(Span<byte> buffer, int offset, byte type, ReadOnlySpan<byte> name)
-    {
-        const int handleBytes = 8;
-        int length = FanotifyInfoReader.FidHeaderLength + FanotifyInfoReader.FileHandleHeaderLength + handleBytes;
-        if (!name.IsEmpty)
-        {
-            length += name.Length + 1;
-        }
-
-        length = (length + 3) & ~3;
-        buffer.Slice(offset, length).Clear();
-        buffer[offset] = type;
-        MemoryMarshal.Write(buffer.Slice(offset + 2), (ushort)length);
-        MemoryMarshal.Write(buffer.Slice(offset + FanotifyInfoReader.FidHeaderLength), (uint)handleBytes);
-        MemoryMarshal.Write(buffer.Slice(offset + FanotifyInfoReader.FidHeaderLength + 4), 1);   // handle_type
-        name.CopyTo(buffer.Slice(offset + FanotifyInfoReader.FidHeaderLength + FanotifyInfoReader.FileHandleHeaderLength + handleBytes));
-        return offset + length;
-    }
-
     private void FreeBuffers()
     {
         NativeMemory.AlignedFree(_readBuffer);
-        NativeMemory.Free(_link);
-        NativeMemory.Free(_fdPath);
         NativeMemory.AlignedFree(_statx);
-        _readBuffer = _link = _fdPath = _statx = null;
+        _links.Dispose();
+        _readBuffer = _statx = null;
     }
 
     /// <summary>Releases what the thread waited on, once it has ended.</summary>
@@ -903,32 +429,4 @@ internal sealed unsafe class Responder : IDisposable
         public FanotifyResponse Verdict;
         public int Rule;
     }
-}
-
-/// <summary>What a responder is told about its group and its watch.</summary>
-internal sealed class ResponderSettings
-{
-    public required int WatchId { get; init; }
-    public required GroupKind Kind { get; init; }
-    public required ReportFilter Filter { get; init; }
-    public PermissionPolicy? Policy { get; init; }
-    public bool AuditOnly { get; init; }
-    /// <summary>The group takes FAN_DENY_ERRNO (probed at the start); else every deny is FAN_DENY (EPERM).</summary>
-    public bool DenyWithErrno { get; init; }
-    public bool IncludeSelf { get; init; }
-    public bool ThreadIds { get; init; }
-    public int SpinMicroseconds { get; init; }
-    /// <summary>The fds the kernel opens for each event a read returns: the event's, and a pidfd.</summary>
-    public int FdsPerEvent { get; init; }
-    public HandleResolver? Handles { get; init; }
-    /// <summary>Where rules and the Tree judge a file opened through another mount; null for Mount scope (or no file handles).</summary>
-    public MountTranslator? Mounts { get; init; }
-}
-
-internal enum GroupKind
-{
-    /// <summary>Events carry an open fd: open, access, modify, close, exec and the permission events.</summary>
-    FileDescriptor,
-    /// <summary>Events carry file handles (FAN_REPORT_DFID_NAME | FAN_REPORT_FID): directory entries, attrib, self events, fs errors.</summary>
-    FileHandle,
 }

@@ -1,0 +1,34 @@
+namespace FanotifyPS.Watching;
+
+/// <summary>What the watcher knows of a process, read once from /proc and cached.</summary>
+internal sealed class ProcessInfo
+{
+    public static readonly ProcessInfo Unknown = new([], string.Empty, string.Empty, string.Empty, 0, -1, 0);
+
+    public ProcessInfo(byte[] link, string exe, string name, string commandLine, int parentProcessId, int userId, int processId)
+    {
+        Link = link;
+        Exe = exe;
+        Name = name;
+        CommandLine = commandLine;
+        ParentProcessId = parentProcessId;
+        UserId = userId;
+        ProcessId = processId;
+    }
+
+    public byte[] Link { get; }
+    public string Exe { get; }
+    public string Name { get; }
+    public string CommandLine { get; }
+    public int ParentProcessId { get; }
+    public int UserId { get; }
+
+    /// <summary>The thread group id (differs from the event's pid only when the watch reports threads); 0 when unknown.</summary>
+    public int ProcessId { get; }
+
+    /// <summary>PermissionPolicy.MatchMask of this process, once <see cref="HasRuleMask"/>; kept by the responder that owns it.</summary>
+    internal ulong RuleMask;
+
+    /// <summary>RuleMask has been judged (a mask of 0 is an answer too: no rule can match this process).</summary>
+    internal bool HasRuleMask;
+}

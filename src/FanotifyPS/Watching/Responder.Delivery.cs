@@ -1,0 +1,268 @@
+using System;
+using FanotifyPS.Interop;
+
+namespace FanotifyPS.Watching;
+
+// Pass 2 of a batch: each event resolved (file, process), filtered, its fds closed, and handed to the EventBuffer.
+internal sealed unsafe partial class Responder
+{
+    private const ulong EventBits = ~(Fanotify.FAN_ONDIR | Fanotify.FAN_EVENT_ON_CHILD);
+
+    /// <summary>Resolves, filters and hands off one event, and closes the fds it came with.</summary>
+    private void Deliver(ReadOnlySpan<byte> batch, in FanotifyEventRecord record, ref Slot slot)
+    {
+        DateTime now = DateTime.UtcNow;
+        if ((record.Mask & Fanotify.FAN_Q_OVERFLOW) != 0)
+        {
+            _overflowCount++;
+            Publish(new FanotifyEvent(now, FanotifyEventType.Overflow, string.Empty, false,
+                0, string.Empty, false, FanotifyResponse.None, _settings.WatchId));
+            return;
+        }
+
+        // A record with an impossible length ends the walk; what was read before it stays valid, and a pidfd
+        // found there must still be closed.
+        FanotifyEventInfo info = FanotifyEventInfo.Empty;
+        if (record.MetadataLength < record.EventLength)
+        {
+            _ = FanotifyInfoReader.TryRead(batch, record, out info);
+        }
+
+        if (record.Pid == _ownPid && !_settings.IncludeSelf)
+        {
+            CloseFd(record.Fd);
+            CloseFd(info.PidFd);
+            _ownEventCount++;
+            return;
+        }
+
+        if (slot.OutOfScope)
+        {
+            CloseFd(record.Fd);
+            _filteredCount++;
+            return;
+        }
+
+        // The file.
+        string path;
+        bool isDeleted = slot.IsDeleted;
+        string directoryPath = string.Empty, name = string.Empty, oldPath = string.Empty, newPath = string.Empty;
+        string? judged = slot.JudgedPath;
+        if (record.Fd >= 0)
+        {
+            path = slot.Path ?? ResolvePath(record.Fd, out isDeleted);
+            if (judged is null && _settings.Filter.HasTree && _settings.Mounts is { } mounts)
+            {
+                judged = mounts.OnWatchedMount(record.Fd, path);
+            }
+
+            CloseFd(record.Fd);
+        }
+        else
+        {
+            path = ResolveHandles(batch, record, info, out directoryPath, out name, out oldPath, out newPath, out isDeleted);
+        }
+
+        // The process: known if the verdict needed it; else read now (checked against the pidfd, if any).
+        ProcessInfo process;
+        bool isGone;
+        if (slot.Process is not null)
+        {
+            process = slot.Process;
+            isGone = slot.IsGone;
+        }
+        else
+        {
+            process = ResolveProcess(record.Pid, info.PidFd, out isGone);
+        }
+
+        CloseFd(info.PidFd);
+
+        int processId = record.Pid;
+        int threadId = 0;
+        if (_settings.ThreadIds)
+        {
+            threadId = record.Pid;
+            processId = process.ProcessId > 0 ? process.ProcessId : record.Pid;
+        }
+
+        if (!_settings.Filter.Reports(judged ?? path, oldPath, processId, process.Exe))
+        {
+            _filteredCount++;
+            if (isGone && _settings.Filter.LeftOutWithoutExe(judged ?? path, oldPath, processId, process.Exe))
+            {
+                _unnamedCount++;   // the watch says so: nobody could tell whether it was the program asked for
+            }
+
+            return;
+        }
+
+        var item = new FanotifyEvent(now, (FanotifyEventType)(record.Mask & EventBits), path, isDeleted,
+            processId, process.Exe, isGone, slot.Verdict, _settings.WatchId)
+        {
+            DirectoryPath = directoryPath,
+            Name = name,
+            OldPath = oldPath,
+            NewPath = newPath,
+            IsDirectory = (record.Mask & Fanotify.FAN_ONDIR) != 0,
+            ThreadId = threadId,
+            ProcessName = process.Name,
+            CommandLine = process.CommandLine,
+            ParentProcessId = process.ParentProcessId,
+            UserId = process.UserId,
+            Rule = slot.Rule >= 0 ? _settings.Policy!.Rules[slot.Rule].Name : string.Empty,
+        };
+        if (info.HasError)
+        {
+            item.FsErrorCode = info.Error;
+            item.FsErrorCount = info.ErrorCount;
+        }
+
+        Publish(item);
+    }
+
+    /// <summary>
+    /// A notification event's process. With FAN_REPORT_PIDFD the answer is race-free: a process already gone
+    /// (FAN_EPIDFD) is not looked up in /proc, where its pid may now belong to another process, and one that
+    /// exits while it is being read is taken as gone too.
+    /// </summary>
+    private ProcessInfo ResolveProcess(int pid, int pidFd, out bool isGone)
+    {
+        if (pidFd == Fanotify.FAN_EPIDFD)
+        {
+            isGone = true;
+            return _processes.Cached(pid);
+        }
+
+        ProcessInfo process = _processes.Resolve(pid, out isGone);
+        if (pidFd >= 0 && !isGone && HasExited(pidFd))
+        {
+            isGone = true;
+            return _processes.Cached(pid);
+        }
+
+        return process;
+    }
+
+    private static bool HasExited(int pidFd)
+    {
+        var fd = new Libc.pollfd { fd = pidFd, events = Libc.POLLIN };
+        return Libc.poll(&fd, 1, 0) > 0 && (fd.revents & Libc.POLLIN) != 0;
+    }
+
+    /// <summary>The paths of a file-handle group's event: entry events give a directory and a name.</summary>
+    private string ResolveHandles(ReadOnlySpan<byte> batch, in FanotifyEventRecord record, in FanotifyEventInfo info,
+        out string directoryPath, out string name, out string oldPath, out string newPath, out bool isDeleted)
+    {
+        HandleResolver handles = _settings.Handles!;
+        directoryPath = name = oldPath = newPath = string.Empty;
+        isDeleted = (record.Mask & Fanotify.FAN_DELETE_SELF) != 0;
+
+        if (info.OldDfidNameOffset >= 0)
+        {
+            oldPath = Join(handles.Resolve(batch, info.OldDfidNameOffset), FanotifyInfoReader.Name(batch, info.OldDfidNameOffset), out _, out _);
+        }
+
+        int entry = info.NewDfidNameOffset >= 0 ? info.NewDfidNameOffset : info.DfidNameOffset;
+        string path;
+        if (entry >= 0)
+        {
+            path = Join(handles.Resolve(batch, entry), FanotifyInfoReader.Name(batch, entry), out directoryPath, out name);
+            if (info.NewDfidNameOffset >= 0)
+            {
+                newPath = path;
+            }
+
+            if (info.FidOffset >= 0 && (record.Mask & Fanotify.FAN_DELETE) == 0)
+            {
+                handles.Remember(batch, info.FidOffset, path);   // names the object if it is gone later (DeleteSelf)
+            }
+        }
+        else if (info.FidOffset >= 0)
+        {
+            path = handles.Resolve(batch, info.FidOffset);
+            if (info.HasError && ReferenceEquals(path, HandleResolver.Unresolved))
+            {
+                path = handles.MountPath(batch, info.FidOffset);   // an error of the filesystem itself (abort, shutdown)
+            }
+        }
+        else if (info.DfidOffset >= 0)
+        {
+            path = handles.Resolve(batch, info.DfidOffset);
+        }
+        else
+        {
+            path = HandleResolver.Unresolved;
+        }
+
+        return path;
+    }
+
+    /// <summary>directory + "/" + name; a name of "." (an event on the directory itself) gives the directory.</summary>
+    private static string Join(string directory, ReadOnlySpan<byte> nameBytes, out string directoryPath, out string name)
+    {
+        if (nameBytes.IsEmpty || nameBytes.SequenceEqual("."u8))
+        {
+            directoryPath = string.Empty;
+            name = string.Empty;
+            return directory;
+        }
+
+        directoryPath = directory;
+        name = PathText.Decode(nameBytes);
+        return directory.Length == 1 ? "/" + name : string.Concat(directory, "/", name);
+    }
+
+    private void Publish(FanotifyEvent item)
+    {
+        _eventCount++;
+        if (!_buffer.TryWrite(item))
+        {
+            _droppedCount++;
+        }
+    }
+
+    private static void CloseFd(int fd)
+    {
+        if (fd >= 0)
+        {
+            _ = Libc.close(fd);
+        }
+    }
+
+    /// <summary>readlink("/proc/self/fd/N"); strips " (deleted)" when the file really has no links left.</summary>
+    private string ResolvePath(int fd, out bool isDeleted)
+    {
+        isDeleted = false;
+        if (!_links.TryReadFdLink(fd, out ReadOnlySpan<byte> link))
+        {
+            return string.Empty;
+        }
+
+        if (link.EndsWith(ProcPath.DeletedSuffix) && HasNoLinks(fd))
+        {
+            isDeleted = true;
+            link = link.Slice(0, link.Length - ProcPath.DeletedSuffix.Length);
+        }
+
+        return PathText.Decode(link);
+    }
+
+    /// <summary>The open file's device and inode (for -File rules); default, which no rule holds, if statx fails.</summary>
+    private FileId ReadFileId(int fd)
+    {
+        byte emptyPath = 0;
+        return Libc.statx(fd, &emptyPath, Libc.AT_EMPTY_PATH, Libc.STATX_INO, _statx) == 0 ? FileId.FromStatx(_statx) : default;
+    }
+
+    private bool HasNoLinks(int fd)
+    {
+        byte emptyPath = 0;
+        if (Libc.statx(fd, &emptyPath, Libc.AT_EMPTY_PATH, Libc.STATX_NLINK, _statx) != 0)
+        {
+            return false;
+        }
+
+        return *(uint*)(_statx + Libc.StatxNlinkOffset) == 0;
+    }
+}

@@ -1,0 +1,29 @@
+namespace FanotifyPS.Watching;
+
+/// <summary>What a responder is told about its group and its watch.</summary>
+internal sealed class ResponderSettings
+{
+    public required int WatchId { get; init; }
+    public required GroupKind Kind { get; init; }
+    public required ReportFilter Filter { get; init; }
+    public PermissionPolicy? Policy { get; init; }
+    public bool AuditOnly { get; init; }
+    /// <summary>The group takes FAN_DENY_ERRNO (probed at the start); else every deny is FAN_DENY (EPERM).</summary>
+    public bool DenyWithErrno { get; init; }
+    public bool IncludeSelf { get; init; }
+    public bool ThreadIds { get; init; }
+    public int SpinMicroseconds { get; init; }
+    /// <summary>The fds the kernel opens for each event a read returns: the event's, and a pidfd.</summary>
+    public int FdsPerEvent { get; init; }
+    public HandleResolver? Handles { get; init; }
+    /// <summary>Where rules and the Tree judge a file opened through another mount; null for Mount scope (or no file handles).</summary>
+    public MountTranslator? Mounts { get; init; }
+}
+
+internal enum GroupKind
+{
+    /// <summary>Events carry an open fd: open, access, modify, close, exec and the permission events.</summary>
+    FileDescriptor,
+    /// <summary>Events carry file handles (FAN_REPORT_DFID_NAME | FAN_REPORT_FID): directory entries, attrib, self events, fs errors.</summary>
+    FileHandle,
+}
