@@ -16,6 +16,7 @@ namespace FanotifyPS.Commands;
 internal static class PathPatterns
 {
     private const string Special = "*?[]`";
+    private static readonly System.Buffers.SearchValues<char> s_special = System.Buffers.SearchValues.Create(Special);
 
     /// <summary>Path patterns (-DenyPath, -ExcludePath, New-FanotifyRule -Path) as the watcher matches them.</summary>
     public static string[] ResolvePaths(PSCmdlet cmdlet, string[]? patterns)
@@ -45,7 +46,7 @@ internal static class PathPatterns
         string absolute = pattern;
         if (pattern == "~" || pattern.StartsWith("~/", StringComparison.Ordinal))
         {
-            absolute = cmdlet.SessionState.Path.GetUnresolvedProviderPathFromPSPath("~") + pattern.Substring(1);
+            absolute = string.Concat(cmdlet.SessionState.Path.GetUnresolvedProviderPathFromPSPath("~"), pattern.AsSpan(1));
         }
         else if (IsRelative(pattern))
         {
@@ -76,7 +77,7 @@ internal static class PathPatterns
     /// </summary>
     internal static string LiteralDirectory(string pattern)
     {
-        int wildcard = pattern.IndexOfAny(Special.ToCharArray());
+        int wildcard = pattern.AsSpan().IndexOfAny(s_special);
         if (wildcard < 0)
         {
             return pattern;
@@ -110,7 +111,7 @@ internal static class PathPatterns
     /// <summary>Normalises the literal head (., .., //) and resolves its symlinks; the wildcard part stays as given.</summary>
     private static string ResolveLiteralHead(string absolute)
     {
-        int wildcard = absolute.IndexOfAny(Special.ToCharArray());
+        int wildcard = absolute.AsSpan().IndexOfAny(s_special);
         int split = wildcard < 0 ? absolute.Length : absolute.LastIndexOf('/', wildcard);
         if (split <= 0)
         {
@@ -152,7 +153,7 @@ internal static class PathPatterns
     /// <summary>A real path may hold wildcard characters (a directory named "a[1]"): in a pattern they are literal.</summary>
     private static string Escape(string literal)
     {
-        if (literal.IndexOfAny(Special.ToCharArray()) < 0)
+        if (literal.AsSpan().IndexOfAny(s_special) < 0)
         {
             return literal;
         }

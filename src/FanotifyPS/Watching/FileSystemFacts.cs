@@ -48,7 +48,7 @@ internal static unsafe class FileSystemFacts
                 return absolutePath;
             }
 
-            rest = rest.Length == 0 ? existing.Substring(slash + 1) : existing.Substring(slash + 1) + "/" + rest;
+            rest = rest.Length == 0 ? existing.Substring(slash + 1) : string.Concat(existing.AsSpan(slash + 1), "/", rest);
             existing = existing.Substring(0, slash);
         }
     }

@@ -239,7 +239,7 @@ internal static partial class Glob
         string replacement = low.C == '[' ? "[" : $"{low.C}-Z[";
         string message = $"The wildcard pattern '{pattern}' has the range '{low.C}-[', and PowerShell cannot use a range " +
             "that ends in '[' (.NET reads '-[' in a set as a subtraction). End the range at 'Z' and list '[' on its own";
-        string suggestion = pattern.Substring(0, low.At) + replacement + pattern.Substring(high.At + 1);
+        string suggestion = string.Concat(pattern.AsSpan(0, low.At), replacement, pattern.AsSpan(high.At + 1));
         return TryCompile(suggestion, out _, explain: false) is null
             ? message + $": '{suggestion}'."
             : message + $" ('{replacement}').";
