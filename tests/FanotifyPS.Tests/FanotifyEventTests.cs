@@ -85,7 +85,7 @@ public class PathTextTests
     public void Invalid_bytes_become_lone_surrogates_and_print_as_hex()
     {
         string name = FanotifyPS.Interop.PathText.Decode([0x61, 0xff, 0xc3, 0x62]);   // a, FF, a lead byte without its tail, b
-        Assert.Equal(new[] { 'a', '\uDCFF', '\uDCC3', 'b' }, name.ToCharArray());
+        Assert.Equal("a\uDCFF\uDCC3b", name);
         Assert.Equal(@"a\xff\xc3b", FanotifyPS.Interop.PathText.Escape(name));
     }
 
