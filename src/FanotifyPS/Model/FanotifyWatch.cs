@@ -201,13 +201,13 @@ public sealed class FanotifyWatch : Job2
         if (fdEvents != FanotifyEventType.None)
         {
             bool denyErrno = spec.Policy?.NeedsErrno == true && !spec.AuditOnly;
-            FileDescriptorHandle group = FanotifyGroup.Open(GroupKind.FileDescriptor, permission, denyErrno, spec.ThreadIds, out uint flags);
+            FileDescriptorHandle group = FanotifyCalls.Open(GroupKind.FileDescriptor, permission, denyErrno, spec.ThreadIds, out uint flags);
             // Decided here, once, so that a kernel without FAN_DENY_ERRNO is a warning at the start and not a
             // silent EPERM at each deny.
-            bool denyWithErrno = denyErrno && (flags & Fanotify.FAN_CLASS_PRE_CONTENT) != 0 && FanotifyGroup.AcceptsDenyErrno(group.Fd);
+            bool denyWithErrno = denyErrno && (flags & Fanotify.FAN_CLASS_PRE_CONTENT) != 0 && FanotifyCalls.AcceptsDenyErrno(group.Fd);
             if (denyErrno && !denyWithErrno)
             {
-                writeWarning($"{FanotifyGroup.KernelRelease()} cannot deny with a chosen errno (FAN_DENY_ERRNO, Linux 6.14): calls denied by a rule with -Errno fail with EPERM.");
+                writeWarning($"{FanotifyCalls.KernelRelease()} cannot deny with a chosen errno (FAN_DENY_ERRNO, Linux 6.14): calls denied by a rule with -Errno fail with EPERM.");
             }
 
             groups.Add((group, fdEvents, GroupKind.FileDescriptor));
@@ -218,7 +218,7 @@ public sealed class FanotifyWatch : Job2
 
         if (handleEvents != FanotifyEventType.None)
         {
-            FileDescriptorHandle group = FanotifyGroup.Open(GroupKind.FileHandle, false, false, spec.ThreadIds, out uint flags);
+            FileDescriptorHandle group = FanotifyCalls.Open(GroupKind.FileHandle, false, false, spec.ThreadIds, out uint flags);
             groups.Add((group, handleEvents, GroupKind.FileHandle));
             StartResponder(group, GroupKind.FileHandle, spec, new HandleResolver(mounts), false, flags, null);
         }
@@ -236,7 +236,7 @@ public sealed class FanotifyWatch : Job2
             {
                 foreach (string excluded in spec.Filter.ExcludePath.Patterns.Where(p => !Glob.HasWildcards(p) && System.IO.Path.Exists(p)))
                 {
-                    _ = FanotifyGroup.TryIgnore(group, excluded, (ulong)events);
+                    _ = FanotifyCalls.TryIgnore(group, excluded, (ulong)events);
                 }
             }
         }
@@ -323,12 +323,12 @@ public sealed class FanotifyWatch : Job2
             mask |= Fanotify.FAN_EVENT_ON_CHILD;
         }
 
-        int errno = FanotifyGroup.TryMark(group, path, scope, mask);
+        int errno = FanotifyCalls.TryMark(group, path, scope, mask);
         if (errno == Errno.EINVAL && scope is FanotifyScope.Filesystem or FanotifyScope.Tree && kind == GroupKind.FileDescriptor)
         {
             // Decided by trying: kernels before 4.20 have no filesystem marks. A Tree stays a Tree (its paths
             // are filtered either way); a Filesystem watch becomes a Mount watch, and says so.
-            if (FanotifyGroup.TryMark(group, path, FanotifyScope.Mount, mask) == 0)
+            if (FanotifyCalls.TryMark(group, path, FanotifyScope.Mount, mask) == 0)
             {
                 writeWarning($"The kernel refused a filesystem mark on '{path}'; watching {(scope == FanotifyScope.Tree ? "the tree through its mount" : "its mount only (-Scope Mount)")}. " +
                     "Access through other mounts of the same filesystem (bind mounts) is not seen.");
@@ -343,7 +343,7 @@ public sealed class FanotifyWatch : Job2
 
         if (errno != 0)
         {
-            throw FanotifyGroup.MarkError(errno, path, scope, events);
+            throw FanotifyCalls.MarkError(errno, path, scope, events);
         }
     }
 
