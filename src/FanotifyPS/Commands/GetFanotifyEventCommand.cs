@@ -28,7 +28,6 @@ public sealed class GetFanotifyEventCommand : FanotifyFilterCommandBase, IDispos
     private const int ClosedPipeExitCode = 141;
 
     private readonly CancellationTokenSource _stopping = new();
-    private readonly AutoResetEvent _moved = new(false);
     private readonly List<FanotifyWatch> _watches = [];
     /// <summary>With -Keep: the last event of each watch this command has looked at, and the messages it has written.</summary>
     private readonly Dictionary<FanotifyWatch, long> _keptUpTo = [];
@@ -50,7 +49,7 @@ public sealed class GetFanotifyEventCommand : FanotifyFilterCommandBase, IDispos
 
     [Parameter(ParameterSetName = PathSet)]
     [ValidateRange(1, 16 * 1024 * 1024)]
-    public int BufferSize { get; set; } = EventBuffer.DefaultCapacity;
+    public int BufferSize { get; set; } = WatchSpec.DefaultBufferSize;
 
     [Parameter(Mandatory = true, Position = 0, ValueFromPipeline = true, ParameterSetName = WatchSet)]
     [ValidateNotNullOrEmpty]
@@ -159,72 +158,43 @@ public sealed class GetFanotifyEventCommand : FanotifyFilterCommandBase, IDispos
     public void Dispose()
     {
         _stopping.Dispose();
-        _moved.Dispose();
     }
 
     private void Stream(List<FanotifyWatch> watches, bool wait)
     {
+        const int MaxWaitHandles = 64;   // the most one WaitHandle.WaitAny takes
         // Decided once. Only pwsh's console host writes the pipeline's output to fd 1; other hosts have their own.
         _watchStandardOutput = wait && string.Equals(Host.Name, "ConsoleHost", StringComparison.Ordinal) && IsPipe(Libc.STDOUT_FILENO);
-
-        // Runs on a watch's pump, which may have taken this handler just before the finally below removed it and
-        // call it after Dispose: then there is nobody left to wake, and an exception there would end the process.
-        Action signal = () =>
-        {
-            try
-            {
-                _moved.Set();
-            }
-            catch (ObjectDisposedException)
-            {
-            }
-        };
-        foreach (FanotifyWatch watch in watches)
-        {
-            watch.Buffer.Moved += signal;
-        }
-
-        try
-        {
-            StreamUntilDone(watches, wait);
-        }
-        finally
-        {
-            foreach (FanotifyWatch watch in watches)
-            {
-                watch.Buffer.Moved -= signal;
-            }
-        }
-    }
-
-    private void StreamUntilDone(List<FanotifyWatch> watches, bool wait)
-    {
         var deadline = MyInvocation.BoundParameters.ContainsKey(nameof(Timeout))
             ? Stopwatch.StartNew()
             : null;
         var open = new List<FanotifyWatch>(watches);
-        WaitHandle[] wakeUps = [_moved, _stopping.Token.WaitHandle];
+        var wakeUps = new List<WaitHandle>();
 
         // What the stream filter leaves out stays in the buffer, for the next reader.
         Func<FanotifyEvent, bool>? filter = _streamFilter is null ? null : _streamFilter.Reports;
         while (true)
         {
+            // Each handle is read before its watch is read from: events that come after the read set it.
+            wakeUps.Clear();
+            WaitHandle anyWatch = FanotifyWatch.AnyDataAvailable;
             for (int i = open.Count - 1; i >= 0; i--)
             {
-                // Read before taking: a watch that has finished has all its events in Output by then.
+                // Read before taking: a watch that has ended has all its events in Output by then.
                 FanotifyWatch watch = open[i];
-                bool finished = watch.Buffer.IsFinished;
+                WaitHandle dataAvailable = watch.DataAvailable;
+                bool ended = watch.IsEnded;
                 int max = Count > 0 ? (int)(Count - _written) : 0;
                 PSObject[] items;
                 if (Keep)
                 {
                     _keptUpTo.TryGetValue(watch, out long upTo);
-                    items = watch.Buffer.Peek(max, filter, ref upTo);
+                    items = watch.PeekEvents(max, filter, ref upTo);
                     _keptUpTo[watch] = upTo;
                 }
                 else
                 {
-                    items = watch.Buffer.Take(max, filter);
+                    items = watch.TakeEvents(max, filter);
                 }
 
                 foreach (PSObject item in items)
@@ -238,9 +208,13 @@ public sealed class GetFanotifyEventCommand : FanotifyFilterCommandBase, IDispos
                 }
 
                 // Everything it had that this read returns is returned: what is left is for other readers.
-                if (finished)
+                if (ended)
                 {
                     open.RemoveAt(i);
+                }
+                else
+                {
+                    wakeUps.Add(dataAvailable);
                 }
             }
 
@@ -274,8 +248,16 @@ public sealed class GetFanotifyEventCommand : FanotifyFilterCommandBase, IDispos
                 waitMilliseconds = PipeCheckMilliseconds;   // Infinite is -1: above any cap as unsigned
             }
 
+            // More watches than one wait takes (64 handles, Ctrl+C's among them): any watch's news wakes this reader.
+            if (wakeUps.Count >= MaxWaitHandles)
+            {
+                wakeUps.Clear();
+                wakeUps.Add(anyWatch);
+            }
+
             // A kernel wait, set by the pumps: no thread-pool hop and no spinning between bursts.
-            if (WaitHandle.WaitAny(wakeUps, waitMilliseconds) == 1)
+            wakeUps.Add(_stopping.Token.WaitHandle);
+            if (WaitHandle.WaitAny(wakeUps.ToArray(), waitMilliseconds) == wakeUps.Count - 1)
             {
                 return;   // Ctrl+C
             }

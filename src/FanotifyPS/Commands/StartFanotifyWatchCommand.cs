@@ -27,7 +27,7 @@ public sealed class StartFanotifyWatchCommand : FanotifyFilterCommandBase
 
     [Parameter]
     [ValidateRange(1, 16 * 1024 * 1024)]
-    public int BufferSize { get; set; } = EventBuffer.DefaultCapacity;
+    public int BufferSize { get; set; } = WatchSpec.DefaultBufferSize;
 
     /// <summary>Deny permission events on paths matching these wildcards (with -DenyExe/-DenyUser: all must match).</summary>
     [Parameter]

@@ -49,7 +49,7 @@ internal sealed unsafe class Responder : IDisposable
 
     private readonly FileDescriptorHandle _group;
     private readonly FileDescriptorHandle _stopEvent;
-    private readonly EventBuffer _buffer;
+    private readonly HandOffQueue _buffer;
     private readonly ResponderSettings _settings;
     private readonly int _ownPid = Environment.ProcessId;
     private Slot[] _slots = new Slot[MaxEventsPerRead + 1];
@@ -81,7 +81,7 @@ internal sealed unsafe class Responder : IDisposable
     private volatile bool _finished;
 
     /// <param name="stopEvent">The watch's eventfd, shared by its responders and owned by the watch.</param>
-    public Responder(FileDescriptorHandle group, FileDescriptorHandle stopEvent, EventBuffer buffer, ResponderSettings settings)
+    public Responder(FileDescriptorHandle group, FileDescriptorHandle stopEvent, HandOffQueue buffer, ResponderSettings settings)
     {
         _group = group;
         _stopEvent = stopEvent;

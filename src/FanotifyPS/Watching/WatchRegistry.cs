@@ -6,7 +6,7 @@ using System.Management.Automation;
 
 namespace FanotifyPS.Watching;
 
-/// <summary>The watches of this process, for Get-/Stop-FanotifyWatch and for stopping them all on unload or exit.</summary>
+/// <summary>The watches of this process, for Get-/Stop-FanotifyWatch.</summary>
 internal static class WatchRegistry
 {
     private static readonly ConcurrentDictionary<int, FanotifyWatch> s_watches = new();
@@ -30,28 +30,4 @@ internal static class WatchRegistry
         watch = null!;
         return false;
     }
-
-    public static void StopAll()
-    {
-        foreach (FanotifyWatch watch in s_watches.Values)
-        {
-            watch.Stop();
-        }
-    }
-}
-
-/// <summary>Stops every watch when the module is removed or the process exits.</summary>
-public sealed class ModuleLifetime : IModuleAssemblyInitializer, IModuleAssemblyCleanup
-{
-    private static int s_exitHooked;
-
-    public void OnImport()
-    {
-        if (System.Threading.Interlocked.Exchange(ref s_exitHooked, 1) == 0)
-        {
-            AppDomain.CurrentDomain.ProcessExit += (_, _) => WatchRegistry.StopAll();
-        }
-    }
-
-    public void OnRemove(PSModuleInfo psModuleInfo) => WatchRegistry.StopAll();
 }
