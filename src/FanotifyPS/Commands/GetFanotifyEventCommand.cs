@@ -147,7 +147,6 @@ public sealed class GetFanotifyEventCommand : FanotifyFilterCommandBase, IDispos
         {
             // Also reached when the pipeline stops downstream (Select-Object -First) or on Ctrl+C.
             watch.Stop();
-            WatchRegistry.Forget(watch);
         }
 
         EndIfOutputClosed();

@@ -143,7 +143,6 @@ public sealed class FanotifyWatch : Job2
         // Running before the pump starts: a responder that failed already makes the pump set Failed at once.
         watch.SetJobState(JobState.Running);
         watch._watcher.StartPump();
-        WatchRegistry.Add(watch);
         return watch;
     }
 
@@ -212,7 +211,6 @@ public sealed class FanotifyWatch : Job2
         if (disposing)
         {
             Stop();
-            WatchRegistry.Forget(this);
             _watcher.Dispose();
         }
 
