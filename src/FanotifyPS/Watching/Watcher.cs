@@ -41,7 +41,8 @@ internal enum WatcherState
 /// </summary>
 internal sealed partial class Watcher : IDisposable
 {
-    internal static readonly TimeSpan StopTimeout = TimeSpan.FromSeconds(1);
+    /// <summary>How long Stop waits for each responder to end.</summary>
+    private static readonly TimeSpan s_stopTimeout = TimeSpan.FromSeconds(1);
 
     /// <summary>How long Stop waits for the pump to move the last events and set the final state.</summary>
     private static readonly TimeSpan s_finishTimeout = TimeSpan.FromSeconds(5);
@@ -162,7 +163,7 @@ internal sealed partial class Watcher : IDisposable
     {
         lock (_stateLock)
         {
-            _ = Advance(WatcherState.Running);
+            _ = AdvanceLocked(WatcherState.Running);
         }
 
         LiveWatchers.Add(this);
@@ -178,15 +179,7 @@ internal sealed partial class Watcher : IDisposable
         bool stoppedBefore;
         lock (_stateLock)
         {
-            if (Advance(WatcherState.Stopping))
-            {
-                _stopTime = DateTime.Now;
-                stoppedBefore = false;
-            }
-            else
-            {
-                stoppedBefore = _stopEvent is null || _stopEvent.IsClosed;
-            }
+            stoppedBefore = !RequestStopLocked() && (_stopEvent is null || _stopEvent.IsClosed);
         }
 
         if (stoppedBefore)
@@ -198,7 +191,7 @@ internal sealed partial class Watcher : IDisposable
         bool allEnded = true;
         foreach (Responder responder in _responders)
         {
-            allEnded &= responder.Stop(StopTimeout);
+            allEnded &= responder.Stop(s_stopTimeout);
         }
 
         foreach (Responder responder in _responders)
@@ -241,9 +234,8 @@ internal sealed partial class Watcher : IDisposable
         bool stopOthers = false;
         lock (_stateLock)
         {
-            if (failure is not null && Advance(WatcherState.Stopping))
+            if (failure is not null && RequestStopLocked())
             {
-                _stopTime = DateTime.Now;
                 _failureReason = failure;
                 stopOthers = true;
             }
@@ -266,7 +258,7 @@ internal sealed partial class Watcher : IDisposable
     {
         lock (_stateLock)
         {
-            _ = Advance(WatcherState.Draining);
+            _ = AdvanceLocked(WatcherState.Draining);
         }
 
         _queue.Close();
@@ -282,14 +274,27 @@ internal sealed partial class Watcher : IDisposable
         _job.End(FailureReason);   // before Ended: a reader that sees Ended sees the job's final state and its error
         lock (_stateLock)
         {
-            _ = Advance(WatcherState.Ended);
+            _ = AdvanceLocked(WatcherState.Ended);
         }
 
         Output.AnnounceEnd();
     }
 
+    /// <summary>To Stopping, and the stop time; true for the first request (Stop, or a failed responder). The caller holds the state lock.</summary>
+    private bool RequestStopLocked()
+    {
+        _ = AdvanceLocked(WatcherState.Stopping);
+        if (_stopTime is not null)
+        {
+            return false;
+        }
+
+        _stopTime = DateTime.Now;
+        return true;
+    }
+
     /// <summary>Moves the state forward to <paramref name="to"/>; false if it is there or beyond. The caller holds the state lock.</summary>
-    private bool Advance(WatcherState to)
+    private bool AdvanceLocked(WatcherState to)
     {
         if (_state >= to)
         {
