@@ -6,24 +6,21 @@
 BeforeAll {
     Import-Module $env:FANOTIFYPS_MODULE -Force
     Import-Module (Join-Path $PSScriptRoot 'TestHelpers.psm1') -Force
-
-    function Write-TestFiles {
-        <# Writes files from another process (the watcher does not report its own pwsh). #>
-        param([string] $Directory, [string] $Prefix, [int] $Count)
-        $run = Invoke-Bounded sh @('-c', "i=1; while [ `$i -le $Count ]; do echo x > '$Directory/$Prefix'`$i; i=`$((i+1)); done")
-        $run.ExitCode | Should -Be 0 -Because $run.Output
-    }
 }
 
 Describe 'Readers waiting at once' -Tag 'RequireRoot' {
-    BeforeAll { $mount = New-TestMount }
+    BeforeAll {
+        $mount = New-TestMount
+        # Another process writes (the watcher does not report its own pwsh).
+        $writeThree = { param($prefix) (Invoke-Bounded sh @('-c', "for i in 1 2 3; do echo x > '$mount/$prefix'`$i; done")).ExitCode | Should -Be 0 }
+    }
     AfterAll { Remove-TestMount $mount }
 
     It 'wakes every waiting reader on new events, and two -Keep readers that take nothing do not spin meanwhile' {
         $watch = Start-FanotifyWatch -Path $mount -Event CloseWrite
         $readers = @()
         try {
-            Write-TestFiles $mount before 3
+            & $writeThree before
             Wait-Until { $watch.BufferedCount -ge 3 } | Should -BeTrue
             $readers = foreach ($i in 1..2) {
                 Start-ThreadJob {
@@ -42,7 +39,7 @@ Describe 'Readers waiting at once' -Tag 'RequireRoot' {
             $spent = ((Get-Process -Id $PID).TotalProcessorTime - $cpu).TotalSeconds
             $spent | Should -BeLessThan 0.5 -Because 'two readers waiting for events use no CPU'
 
-            Write-TestFiles $mount after 3
+            & $writeThree after
             $expected = @(1..3 | ForEach-Object { "$mount/before$_" }) + @(1..3 | ForEach-Object { "$mount/after$_" })
             foreach ($reader in $readers) {
                 $null = Wait-Job $reader -Timeout 20
