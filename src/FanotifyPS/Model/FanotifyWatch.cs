@@ -36,7 +36,6 @@ public sealed class FanotifyWatch : Job2
         PSJobTypeName = nameof(FanotifyWatch);
         Path = spec.Paths;
         Event = spec.Events;
-        IsAdHoc = spec.IsAdHoc;
         Rules = spec.Policy?.Rules ?? [];
         AuditOnly = spec.AuditOnly;
         SpinMicroseconds = spec.SpinMicroseconds;
@@ -107,9 +106,6 @@ public sealed class FanotifyWatch : Job2
     public override string Location => "localhost";
 
     public override string StatusMessage => $"{EventCount} events, {DroppedCount} dropped, {BufferedCount} buffered";
-
-    /// <summary>Started by Get-FanotifyEvent for its own stream; never in a job repository, so Get-FanotifyWatch does not list it.</summary>
-    internal bool IsAdHoc { get; }
 
     /// <summary>Events of this pwsh process: allowed at once and not reported (unless -IncludeSelf).</summary>
     public long OwnEventCount => _watcher.OwnEventCount;

@@ -13,6 +13,7 @@ internal sealed class WatchSpec
     public required FanotifyEventType Events { get; init; }
     public string? Name { get; init; }
     public int BufferSize { get; init; } = DefaultBufferSize;
+    /// <summary>Started by Get-FanotifyEvent for its own stream. Nothing reads it: such a watch is simply never added to a job repository.</summary>
     public bool IsAdHoc { get; init; }
     public ReportFilter Filter { get; init; } = new();
     public PermissionPolicy? Policy { get; init; }
