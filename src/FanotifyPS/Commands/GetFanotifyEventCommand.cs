@@ -24,7 +24,6 @@ public sealed class GetFanotifyEventCommand : WatchStartCommandBase, IDisposable
     private const int ClosedPipeExitCode = 141;
 
     private readonly CancellationTokenSource _stopping = new();
-    private readonly AutoResetEvent _moved = new(false);
     private readonly List<FanotifyWatch> _watches = [];
     /// <summary>With -Keep: the last event of each watch this command has looked at, and the messages it has written.</summary>
     private readonly Dictionary<FanotifyWatch, long> _keptUpTo = [];
@@ -100,7 +99,7 @@ public sealed class GetFanotifyEventCommand : WatchStartCommandBase, IDisposable
         FanotifyWatch watch;
         try
         {
-            WatchSpec spec = BuildSpec("Get-FanotifyEvent", isAdHoc: true, policy: null, auditOnly: false);
+            WatchSpec spec = BuildSpec("Get-FanotifyEvent", policy: null, auditOnly: false);
             watch = StartWatch(spec);
             WriteVerbose($"Watching ({watch.Scope}) '{string.Join(", ", spec.Paths)}' for {spec.Events}; Ctrl+C stops.");
         }
@@ -118,7 +117,6 @@ public sealed class GetFanotifyEventCommand : WatchStartCommandBase, IDisposable
         {
             // Also reached when the pipeline stops downstream (Select-Object -First) or on Ctrl+C.
             watch.Stop();
-            WatchRegistry.Forget(watch);
         }
 
         EndIfOutputClosed();
@@ -129,72 +127,43 @@ public sealed class GetFanotifyEventCommand : WatchStartCommandBase, IDisposable
     public void Dispose()
     {
         _stopping.Dispose();
-        _moved.Dispose();
     }
 
     private void Stream(List<FanotifyWatch> watches, bool wait)
     {
+        const int MaxWaitHandles = 64;   // the most one WaitHandle.WaitAny takes
         // Decided once. Only pwsh's console host writes the pipeline's output to fd 1; other hosts have their own.
         _watchStandardOutput = wait && string.Equals(Host.Name, "ConsoleHost", StringComparison.Ordinal) && IsPipe(Libc.STDOUT_FILENO);
-
-        // Runs on a watch's pump, which may have taken this handler just before the finally below removed it and
-        // call it after Dispose: then there is nobody left to wake, and an exception there would end the process.
-        Action signal = () =>
-        {
-            try
-            {
-                _moved.Set();
-            }
-            catch (ObjectDisposedException)
-            {
-            }
-        };
-        foreach (FanotifyWatch watch in watches)
-        {
-            watch.Buffer.Moved += signal;
-        }
-
-        try
-        {
-            StreamUntilDone(watches, wait);
-        }
-        finally
-        {
-            foreach (FanotifyWatch watch in watches)
-            {
-                watch.Buffer.Moved -= signal;
-            }
-        }
-    }
-
-    private void StreamUntilDone(List<FanotifyWatch> watches, bool wait)
-    {
         var deadline = MyInvocation.BoundParameters.ContainsKey(nameof(Timeout))
             ? Stopwatch.StartNew()
             : null;
         var open = new List<FanotifyWatch>(watches);
-        WaitHandle[] wakeUps = [_moved, _stopping.Token.WaitHandle];
+        var wakeUps = new List<WaitHandle>();
 
         // What the stream filter leaves out stays in the buffer, for the next reader.
         Func<FanotifyEvent, bool>? filter = _streamFilter is null ? null : _streamFilter.Reports;
         while (true)
         {
+            // Each handle is read before its watch is read from: events that come after the read set it.
+            wakeUps.Clear();
+            WaitHandle anyWatch = FanotifyWatch.AnyDataAvailable;
             for (int i = open.Count - 1; i >= 0; i--)
             {
-                // Read before taking: a watch that has finished has all its events in Output by then.
+                // Read before taking: a watch that has ended has all its events in Output by then.
                 FanotifyWatch watch = open[i];
-                bool finished = watch.Buffer.IsFinished;
+                WaitHandle dataAvailable = watch.DataAvailable;
+                bool ended = watch.IsEnded;
                 int max = Count > 0 ? (int)(Count - _written) : 0;
                 PSObject[] items;
                 if (Keep)
                 {
                     _keptUpTo.TryGetValue(watch, out long upTo);
-                    items = watch.Buffer.Peek(max, filter, ref upTo);
+                    items = watch.PeekEvents(max, filter, ref upTo);
                     _keptUpTo[watch] = upTo;
                 }
                 else
                 {
-                    items = watch.Buffer.Take(max, filter);
+                    items = watch.TakeEvents(max, filter);
                 }
 
                 foreach (PSObject item in items)
@@ -208,9 +177,13 @@ public sealed class GetFanotifyEventCommand : WatchStartCommandBase, IDisposable
                 }
 
                 // Everything it had that this read returns is returned: what is left is for other readers.
-                if (finished)
+                if (ended)
                 {
                     open.RemoveAt(i);
+                }
+                else
+                {
+                    wakeUps.Add(dataAvailable);
                 }
             }
 
@@ -244,8 +217,16 @@ public sealed class GetFanotifyEventCommand : WatchStartCommandBase, IDisposable
                 waitMilliseconds = PipeCheckMilliseconds;   // Infinite is -1: above any cap as unsigned
             }
 
+            // More watches than one wait takes (64 handles, Ctrl+C's among them): any watch's news wakes this reader.
+            if (wakeUps.Count >= MaxWaitHandles)
+            {
+                wakeUps.Clear();
+                wakeUps.Add(anyWatch);
+            }
+
             // A kernel wait, set by the pumps: no thread-pool hop and no spinning between bursts.
-            if (WaitHandle.WaitAny(wakeUps, waitMilliseconds) == 1)
+            wakeUps.Add(_stopping.Token.WaitHandle);
+            if (WaitHandle.WaitAny(wakeUps.ToArray(), waitMilliseconds) == wakeUps.Count - 1)
             {
                 return;   // Ctrl+C
             }
@@ -311,7 +292,7 @@ public sealed class GetFanotifyEventCommand : WatchStartCommandBase, IDisposable
     }
 
     /// <summary>With -Keep: the records of a stream this command has not written yet, left in the stream.</summary>
-    private IEnumerable<T> Unseen<T>(PSDataCollection<T> stream)
+    private List<T> Unseen<T>(PSDataCollection<T> stream)
     {
         T[] records;
         lock (((System.Collections.ICollection)stream).SyncRoot)

@@ -1,9 +1,8 @@
 using System.Management.Automation;
-using FanotifyPS.Watching;
 
 namespace FanotifyPS.Commands;
 
-/// <summary>Lists the watches started in this process, running or ended.</summary>
+/// <summary>Lists the watches started in this session (its job repository), running or ended.</summary>
 [Cmdlet(VerbsCommon.Get, "FanotifyWatch", DefaultParameterSetName = AllSet)]
 [OutputType(typeof(FanotifyWatch))]
 public sealed class GetFanotifyWatchCommand : PSCmdlet
@@ -27,7 +26,7 @@ public sealed class GetFanotifyWatchCommand : PSCmdlet
     {
         if (ParameterSetName == AllSet)
         {
-            WriteObject(WatchRegistry.UserWatches, enumerateCollection: true);
+            WriteObject(WatchSelector.All(this), enumerateCollection: true);
             return;
         }
 

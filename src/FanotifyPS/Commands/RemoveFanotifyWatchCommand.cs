@@ -1,5 +1,4 @@
 using System.Management.Automation;
-using FanotifyPS.Watching;
 
 namespace FanotifyPS.Commands;
 
@@ -15,7 +14,6 @@ public sealed class RemoveFanotifyWatchCommand : FanotifyWatchSelectionCommandBa
             if (ShouldProcess($"{watch.Name} ({watch.Id})", "Remove fanotify watch"))
             {
                 watch.Stop();
-                WatchRegistry.Forget(watch);
                 if (JobRepository.GetJob(watch.InstanceId) is not null)
                 {
                     JobRepository.Remove(watch);

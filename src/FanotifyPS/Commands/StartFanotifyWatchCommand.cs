@@ -58,7 +58,7 @@ public sealed class StartFanotifyWatchCommand : WatchStartCommandBase
     {
         try
         {
-            WatchSpec spec = BuildSpec(Name, isAdHoc: false, BuildPolicy(), AuditOnly);
+            WatchSpec spec = BuildSpec(Name, BuildPolicy(), AuditOnly);
             string target = string.Join(", ", spec.Paths);
             string rules = spec.Policy is null ? string.Empty :
                 $" with {(AuditOnly ? "audited " : string.Empty)}rules: {string.Join("; ", spec.Policy.Rules.Select(r => r.ToString()))}";

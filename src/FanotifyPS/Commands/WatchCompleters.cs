@@ -4,7 +4,6 @@ using System.Globalization;
 using System.Linq;
 using System.Management.Automation;
 using System.Management.Automation.Language;
-using FanotifyPS.Watching;
 
 namespace FanotifyPS.Commands;
 
@@ -13,7 +12,7 @@ public sealed class WatchIdCompleter : IArgumentCompleter
 {
     public IEnumerable<CompletionResult> CompleteArgument(string commandName, string parameterName, string wordToComplete,
         CommandAst commandAst, IDictionary fakeBoundParameters) =>
-        WatchRegistry.UserWatches
+        CompletionWatches.OfThisSession()
             .Select(w => (Watch: w, Id: w.Id.ToString(CultureInfo.InvariantCulture)))
             .Where(w => w.Id.StartsWith(wordToComplete, System.StringComparison.Ordinal))
             .Select(w => new CompletionResult(w.Id, w.Id, CompletionResultType.ParameterValue, w.Watch.ToString()));
@@ -26,11 +25,33 @@ public sealed class WatchNameCompleter : IArgumentCompleter
         CommandAst commandAst, IDictionary fakeBoundParameters)
     {
         var pattern = new WildcardPattern(wordToComplete.Trim('\'', '"') + "*", WildcardOptions.IgnoreCase);
-        return WatchRegistry.UserWatches
+        return CompletionWatches.OfThisSession()
             .Select(w => w.Name)
             .Distinct()
             .Where(pattern.IsMatch)
             .Select(name => new CompletionResult(
                 name.Contains(' ', System.StringComparison.Ordinal) ? $"'{name}'" : name, name, CompletionResultType.ParameterValue, name));
+    }
+}
+
+/// <summary>What the completers complete from.</summary>
+internal static class CompletionWatches
+{
+    /// <summary>
+    /// This session's watches, for a completer, which has no cmdlet to reach the job repository by: Get-FanotifyWatch
+    /// run in a nested pipeline of the runspace that completes (completers run on its pipeline thread).
+    /// </summary>
+    internal static List<FanotifyWatch> OfThisSession()
+    {
+        try
+        {
+            using var powerShell = PowerShell.Create(RunspaceMode.CurrentRunspace);
+            _ = powerShell.AddCommand(new CmdletInfo("Get-FanotifyWatch", typeof(GetFanotifyWatchCommand)));
+            return powerShell.Invoke<FanotifyWatch>().ToList();
+        }
+        catch (System.InvalidOperationException)
+        {
+            return [];   // no runspace on this thread to complete from
+        }
     }
 }

@@ -24,7 +24,7 @@ public abstract class WatchStartCommandBase : FanotifyFilterCommandBase
 
     [Parameter(ParameterSetName = ParameterSets.Path)]
     [ValidateRange(1, 16 * 1024 * 1024)]
-    public int BufferSize { get; set; } = EventBuffer.DefaultCapacity;
+    public int BufferSize { get; set; } = WatchSpec.DefaultBufferSize;
 
     /// <summary>Report the thread of each event (FAN_REPORT_TID) in ThreadId.</summary>
     [Parameter(ParameterSetName = ParameterSets.Path)]
@@ -44,7 +44,7 @@ public abstract class WatchStartCommandBase : FanotifyFilterCommandBase
     /// between the commands is passed in: the watch's name, whether the command owns it (ad hoc: not listed,
     /// stopped when the command ends), and its permission policy.
     /// </summary>
-    internal WatchSpec BuildSpec(string? name, bool isAdHoc, PermissionPolicy? policy, bool auditOnly)
+    internal WatchSpec BuildSpec(string? name, PermissionPolicy? policy, bool auditOnly)
     {
         string[] resolved = WatchParameters.ResolvePaths(this, Path, Scope);
         FanotifyEventType combined = WatchParameters.CombineEvents(Event, Scope);
@@ -88,7 +88,6 @@ public abstract class WatchStartCommandBase : FanotifyFilterCommandBase
             Events = combined,
             Name = name,
             BufferSize = BufferSize,
-            IsAdHoc = isAdHoc,
             Filter = BuildFilter(Scope == FanotifyScope.Tree ? resolved : null),
             Policy = policy,
             AuditOnly = auditOnly,

@@ -96,7 +96,7 @@ public sealed class FanotifyEvent
 
     public int WatchId { get; }
 
-    /// <summary>Its place in its watch's buffer, given as it enters the job's Output (EventBuffer); 0 before.</summary>
+    /// <summary>Its place in its watch's buffer, given as it enters the job's Output (JobOutput); 0 before.</summary>
     internal long Sequence { get; set; }
 
     /// <summary>The line of the fanotify(7) example and rfanotify, e.g. "FAN_OPEN_PERM: File /tmp/a Exe /usr/bin/cat".</summary>

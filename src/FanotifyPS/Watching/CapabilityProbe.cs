@@ -24,7 +24,7 @@ internal static class CapabilityProbe
     public static FanotifyCapability Run(string? directory, Action<string>? writeVerbose = null)
     {
         string probed = directory ?? Path.TrimEndingDirectorySeparator(Path.GetTempPath());
-        var result = new FanotifyCapability { KernelRelease = FanotifyGroup.KernelRelease(), Path = probed };
+        var result = new FanotifyCapability { KernelRelease = FanotifyCalls.KernelRelease(), Path = probed };
         int fd = Fanotify.fanotify_init(Fanotify.FAN_CLOEXEC | Fanotify.FAN_CLASS_NOTIF, Libc.O_RDONLY | Libc.O_CLOEXEC);
         if (fd < 0)
         {
@@ -194,7 +194,7 @@ internal static class CapabilityProbe
 
         try
         {
-            return FanotifyGroup.AcceptsDenyErrno(fd);
+            return FanotifyCalls.AcceptsDenyErrno(fd);
         }
         finally
         {

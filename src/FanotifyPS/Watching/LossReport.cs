@@ -13,7 +13,7 @@ internal sealed class LossReport(Func<long, string> message)
     private WarningRecord? _unread;
     private long _unreadUpTo;
 
-    /// <summary>Callers serialize calls (the watch holds its loss lock).</summary>
+    /// <summary>Callers serialize calls (LossWarnings holds its lock).</summary>
     public void Publish(long total, PSDataCollection<WarningRecord> warnings)
     {
         if (_unread is not null)
@@ -36,6 +36,30 @@ internal sealed class LossReport(Func<long, string> message)
             _unread = new WarningRecord(message(total - _read));
             _unreadUpTo = total;
             warnings.Add(_unread);
+        }
+    }
+}
+
+/// <summary>A watch's three loss warnings: drops (its buffer was full), losses (no fd left), and unnamed processes.</summary>
+internal sealed class LossWarnings(int watchId, int bufferSize)
+{
+    private readonly object _lock = new();
+    private readonly LossReport _drops = new(n => $"Watch {watchId} dropped {n} events: its buffer of {bufferSize} events was full. " +
+        "Read the events faster, or start the watch with a larger -BufferSize.");
+    private readonly LossReport _lost = new(n => $"Watch {watchId} lost {n} events: the kernel could not open a file descriptor for them " +
+        "(EMFILE/ENFILE; a permission event is then denied). Raise the open file limit (ulimit -n).");
+    private readonly LossReport _unnamed = new(n => $"Watch {watchId} left out {n} events whose process had exited before it could be named: " +
+        "-Exe cannot match a program nobody knows. They are counted in FilteredCount.");
+
+    /// <summary>From the pump and from readers, one at a time.</summary>
+    public void Publish(Watcher watcher, PSDataCollection<WarningRecord> warnings)
+    {
+        lock (_lock)
+        {
+            // Counted under the lock: a publisher with older counts cannot come after one with newer ones.
+            _drops.Publish(watcher.DroppedCount, warnings);
+            _lost.Publish(watcher.LostCount, warnings);
+            _unnamed.Publish(watcher.UnnamedCount, warnings);
         }
     }
 }

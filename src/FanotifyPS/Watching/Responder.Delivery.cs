@@ -3,7 +3,7 @@ using FanotifyPS.Interop;
 
 namespace FanotifyPS.Watching;
 
-// Pass 2 of a batch: each event resolved (file, process), filtered, its fds closed, and handed to the EventBuffer.
+// Pass 2 of a batch: each event resolved (file, process), filtered, its fds closed, and handed to the HandOffQueue.
 internal sealed unsafe partial class Responder
 {
     private const ulong EventBits = ~(Fanotify.FAN_ONDIR | Fanotify.FAN_EVENT_ON_CHILD);

@@ -24,7 +24,7 @@ namespace FanotifyPS.Watching;
  *   execve() must not slip past an -Exe rule), or when the pid was never seen (the process is held in open()
  *   only until the verdict, and a short-lived one such as cat is gone right after); the path when a rule or a
  *   Tree scope needs it. A process seen before is answered first and read in pass 2, as the fanotify(7)
- *   example does. Pass 2 resolves the rest, filters, and hands events to the EventBuffer with TryWrite (never
+ *   example does. Pass 2 resolves the rest, filters, and hands events to the HandOffQueue with TryWrite (never
  *   waiting; refusals are counted).
  * - With a spin (-SpinMicroseconds; by default on only when verdicts wait for a read, see SpinPolicy), after a
  *   batch the responder reads again for up to that long before it sleeps in poll(): on a busy group the next
@@ -52,7 +52,7 @@ internal sealed unsafe partial class Responder : IDisposable
 
     private readonly FileDescriptorHandle _group;
     private readonly FileDescriptorHandle _stopEvent;
-    private readonly EventBuffer _buffer;
+    private readonly HandOffQueue _buffer;
     private readonly ResponderSettings _settings;
     private readonly int _ownPid = Environment.ProcessId;
     private Slot[] _slots = new Slot[MaxEventsPerRead + 1];
@@ -83,7 +83,7 @@ internal sealed unsafe partial class Responder : IDisposable
     private volatile bool _finished;
 
     /// <param name="stopEvent">The watch's eventfd, shared by its responders and owned by the watch.</param>
-    public Responder(FileDescriptorHandle group, FileDescriptorHandle stopEvent, EventBuffer buffer, ResponderSettings settings)
+    public Responder(FileDescriptorHandle group, FileDescriptorHandle stopEvent, HandOffQueue buffer, ResponderSettings settings)
     {
         _group = group;
         _stopEvent = stopEvent;

@@ -5,7 +5,7 @@ using FanotifyPS.Interop;
 namespace FanotifyPS.Watching;
 
 /// <summary>fanotify_init and fanotify_mark, with every errno turned into an error that says what to do.</summary>
-internal static class FanotifyGroup
+internal static class FanotifyCalls
 {
     private const string MaxUserGroups = "/proc/sys/fs/fanotify/max_user_groups";
     private const string MaxUserMarks = "/proc/sys/fs/fanotify/max_user_marks";

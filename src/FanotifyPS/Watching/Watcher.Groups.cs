@@ -1,0 +1,182 @@
+using System;
+using System.Collections.Generic;
+using System.IO;
+using System.Linq;
+using System.Management.Automation;
+using System.Runtime.InteropServices;
+using System.Threading;
+using FanotifyPS.Interop;
+
+namespace FanotifyPS.Watching;
+
+/// <summary>A watcher's start: the stop eventfd, the mount fds, the groups and their responders, then the marks.</summary>
+internal sealed partial class Watcher
+{
+    private static readonly TimeSpan s_startTimeout = TimeSpan.FromSeconds(10);
+
+    private void Open(WatchSpec spec, Action<string> writeWarning)
+    {
+        FanotifyEventType fdEvents = spec.Events & FanotifyWatch.FileDescriptorEvents;
+        FanotifyEventType handleEvents = spec.Events & FanotifyWatch.FileHandleEvents;
+        bool permission = (spec.Events & FanotifyRule.PermissionEvents) != 0;
+
+        int stopFd = Libc.eventfd(0, Libc.EFD_CLOEXEC | Libc.EFD_NONBLOCK);
+        if (stopFd < 0)
+        {
+            int errno = Marshal.GetLastPInvokeError();
+            throw new WatchException($"Cannot create the watcher's eventfd: {Errno.Describe(errno)}.",
+                ErrorIds.WatcherStartFailed, errno == Errno.EMFILE ? ErrorCategory.LimitsExceeded : ErrorCategory.ResourceUnavailable);
+        }
+
+        _stopEvent = new FileDescriptorHandle(stopFd);
+        (ulong FsId, int Fd, string Path)[] mounts = OpenMountFds(spec.Paths);
+        var groups = new List<(FileDescriptorHandle Group, FanotifyEventType Events, GroupKind Kind)>();
+        if (fdEvents != FanotifyEventType.None)
+        {
+            bool denyErrno = spec.Policy?.NeedsErrno == true && !spec.AuditOnly;
+            FileDescriptorHandle group = FanotifyCalls.Open(GroupKind.FileDescriptor, permission, denyErrno, spec.ThreadIds, out uint flags);
+            // Decided here, once, so that a kernel without FAN_DENY_ERRNO is a warning at the start and not a
+            // silent EPERM at each deny.
+            bool denyWithErrno = denyErrno && (flags & Fanotify.FAN_CLASS_PRE_CONTENT) != 0 && FanotifyCalls.AcceptsDenyErrno(group.Fd);
+            if (denyErrno && !denyWithErrno)
+            {
+                writeWarning($"{FanotifyCalls.KernelRelease()} cannot deny with a chosen errno (FAN_DENY_ERRNO, Linux 6.14): calls denied by a rule with -Errno fail with EPERM.");
+            }
+
+            groups.Add((group, fdEvents, GroupKind.FileDescriptor));
+            MountTranslator? translator = spec.Scope != FanotifyScope.Mount && (spec.Filter.HasTree || spec.Policy?.PathMask > 0)
+                ? MountTranslator.Create(mounts) : null;
+            StartResponder(group, GroupKind.FileDescriptor, spec, null, denyWithErrno, flags, translator);
+        }
+
+        if (handleEvents != FanotifyEventType.None)
+        {
+            FileDescriptorHandle group = FanotifyCalls.Open(GroupKind.FileHandle, false, false, spec.ThreadIds, out uint flags);
+            groups.Add((group, handleEvents, GroupKind.FileHandle));
+            StartResponder(group, GroupKind.FileHandle, spec, new HandleResolver(mounts), false, flags, null);
+        }
+
+        foreach ((FileDescriptorHandle group, FanotifyEventType events, GroupKind kind) in groups)
+        {
+            foreach (string path in spec.Paths)
+            {
+                Mark(group, kind, path, spec, events, writeWarning);
+            }
+
+            // -ExcludePath without wildcards: an ignore mark, so that the kernel does not even queue those
+            // events. Not where a rule may deny: an ignored permission event never reaches the policy.
+            if (spec.Policy is null)
+            {
+                foreach (string excluded in spec.Filter.ExcludePath.Patterns.Where(p => !Glob.HasWildcards(p) && Path.Exists(p)))
+                {
+                    _ = FanotifyCalls.TryIgnore(group, excluded, (ulong)events);
+                }
+            }
+        }
+    }
+
+    private void StartResponder(FileDescriptorHandle group, GroupKind kind, WatchSpec spec, HandleResolver? handles, bool denyWithErrno,
+        uint groupFlags, MountTranslator? mounts)
+    {
+        var responder = new Responder(group, _stopEvent!, _queue, new ResponderSettings
+        {
+            WatchId = _job.Id,
+            Kind = kind,
+            Filter = spec.Filter,
+            Policy = kind == GroupKind.FileDescriptor ? spec.Policy : null,
+            AuditOnly = spec.AuditOnly,
+            DenyWithErrno = denyWithErrno,
+            IncludeSelf = spec.IncludeSelf,
+            ThreadIds = spec.ThreadIds,
+            SpinMicroseconds = spec.SpinMicroseconds,
+            FdsPerEvent = (kind == GroupKind.FileDescriptor ? 1 : 0) + ((groupFlags & Fanotify.FAN_REPORT_PIDFD) != 0 ? 1 : 0),
+            Handles = handles,
+            Mounts = mounts,
+        });
+        _responders.Add(responder);
+        Interlocked.Increment(ref _running);
+        responder.Finished += () => OnResponderEnded(responder);
+        if (!responder.Start(s_startTimeout))
+        {
+            throw new WatchException($"The watcher thread could not start: {(responder.Failure ?? "it did not become ready in time").TrimEnd('.')}." +
+                (Environment.GetEnvironmentVariable("FANOTIFYPS_DEBUG") is null ? string.Empty : $" {responder.Exception}"),
+                ErrorIds.WatcherStartFailed, ErrorCategory.ResourceUnavailable, spec.Paths);
+        }
+    }
+
+    /// <summary>
+    /// Descriptors of the watched directories (a file's parent), keyed by fsid, for open_by_handle_at, which
+    /// refuses O_PATH descriptors. Opened before any mark exists, so they raise no event.
+    /// </summary>
+    private unsafe (ulong FsId, int Fd, string Path)[] OpenMountFds(string[] paths)
+    {
+        var mounts = new List<(ulong, int, string)>();
+        byte* statfs = stackalloc byte[Libc.StatfsSize];
+        foreach (string path in paths)
+        {
+            string directory = Directory.Exists(path) ? path : Path.GetDirectoryName(path) ?? "/";
+            int fd = Libc.open(directory, Libc.O_RDONLY | Libc.O_CLOEXEC);
+            if (fd < 0)
+            {
+                continue;
+            }
+
+            _mountFds.Add(new FileDescriptorHandle(fd));
+            ulong fsid = Libc.fstatfs(fd, statfs) == 0 ? *(ulong*)(statfs + Libc.StatfsFsidOffset) : 0;
+            mounts.Add((fsid, fd, directory));
+        }
+
+        return mounts.ToArray();
+    }
+
+    private void Mark(FileDescriptorHandle group, GroupKind kind, string path, WatchSpec spec, FanotifyEventType events,
+        Action<string> writeWarning)
+    {
+        FanotifyScope scope = spec.Scope;
+        ulong mask = (ulong)events;
+        bool isDirectory = Directory.Exists(path);
+        if (kind == GroupKind.FileHandle)
+        {
+            if (isDirectory)
+            {
+                mask |= Fanotify.FAN_ONDIR;   // report directories too; IsDirectory tells them apart
+            }
+            else
+            {
+                mask &= ~(ulong)FanotifyWatch.EntryEvents;   // a file has no entries
+                if (mask == 0)
+                {
+                    return;
+                }
+            }
+        }
+
+        if (scope == FanotifyScope.Directory)
+        {
+            mask |= Fanotify.FAN_EVENT_ON_CHILD;
+        }
+
+        int errno = FanotifyCalls.TryMark(group, path, scope, mask);
+        if (errno == Errno.EINVAL && scope is FanotifyScope.Filesystem or FanotifyScope.Tree && kind == GroupKind.FileDescriptor)
+        {
+            // Decided by trying: kernels before 4.20 have no filesystem marks. A Tree stays a Tree (its paths
+            // are filtered either way); a Filesystem watch becomes a Mount watch, and says so.
+            if (FanotifyCalls.TryMark(group, path, FanotifyScope.Mount, mask) == 0)
+            {
+                writeWarning($"The kernel refused a filesystem mark on '{path}'; watching {(scope == FanotifyScope.Tree ? "the tree through its mount" : "its mount only (-Scope Mount)")}. " +
+                    "Access through other mounts of the same filesystem (bind mounts) is not seen.");
+                if (scope == FanotifyScope.Filesystem)
+                {
+                    Scope = FanotifyScope.Mount;
+                }
+
+                errno = 0;
+            }
+        }
+
+        if (errno != 0)
+        {
+            throw FanotifyCalls.MarkError(errno, path, scope, events);
+        }
+    }
+}
