@@ -23,8 +23,7 @@ internal sealed class EventPump
 
     /// <summary>
     /// The pump sleeps this long after a wake-up, so that a burst costs one wake-up of the pump and of its readers,
-    /// not one per event. 5 ms against 1 ms: 6-11% more permission opens/s in A/B on two CPUs, the pump's and the
-    /// reader's wake-ups a fifth; readers see an event at most about 5 ms later.
+    /// not one per event (bench/README.md has the A/B against 1 ms); readers see an event at most about 5 ms later.
     /// </summary>
     private const int CoalesceMilliseconds = 5;
 
