@@ -46,7 +46,7 @@ public sealed class FanotifyEventConverter : PSTypeConverter
     /// The event as it was recorded. A property that is missing (another version of the module) keeps its default;
     /// a value that does not convert fails the conversion, and PowerShell then keeps the deserialized object.
     /// </summary>
-    internal static PSObject Rehydrate(PSObject source)
+    internal static FanotifyEvent Rehydrate(PSObject source)
     {
         var rehydrated = new FanotifyEvent(
             UtcTime(source),
@@ -80,16 +80,18 @@ public sealed class FanotifyEventConverter : PSTypeConverter
             rehydrated.UserName = LanguagePrimitives.ConvertTo<string>(userName);
         }
 
-        var result = PSObject.AsPSObject(rehydrated);
+        // PowerShell keeps the members of a wrapper with the object it wraps: a cast or the deserializer, which
+        // want the FanotifyEvent itself, still find these notes on it.
+        var wrapper = PSObject.AsPSObject(rehydrated);
         foreach (PSPropertyInfo property in source.Properties)
         {
             if (property is PSNoteProperty && !s_ownProperties.Contains(property.Name))
             {
-                result.Properties.Add(new PSNoteProperty(property.Name, property.Value));
+                wrapper.Properties.Add(new PSNoteProperty(property.Name, property.Value));
             }
         }
 
-        return result;
+        return rehydrated;
     }
 
     private static DateTime UtcTime(PSObject source)
