@@ -111,6 +111,26 @@ Import-Module '$env:FANOTIFYPS_MODULE'
         $facts.Seed | Should -BeLike "*FAN_OPEN_PERM: File $mount/secret.txt Exe */cat (denied)*"
     }
 
+    It 'loads events saved by another version: a 32-bit Response, a property missing' {
+        # The previous version wrote Response as a 32-bit enum; a version without CommandLine would leave it out.
+        $xml = Get-Content $saved -Raw
+        $xml = [regex]::Replace($xml, '(<Obj N="Response"(?:(?!</Obj>).)*?)<I64>(\d+)</I64>', '$1<I32>$2</I32>', 'Singleline')
+        $xml = $xml -replace '<S N="CommandLine">[^<]*</S>', ''
+        $xml | Should -Not -BeLike '*<I64>*'
+        $other = Join-Path ([IO.Path]::GetTempPath()) "fanotifyps-other-$([guid]::NewGuid()).xml"
+        try {
+            Set-Content -Path $other -Value $xml
+            $loaded = @(Import-Clixml $other)
+        }
+        finally { Remove-Item $other -ErrorAction Ignore }
+        $loaded | Should -HaveCount $events.Count
+        foreach ($event in $loaded) { $event | Should -BeOfType ([FanotifyPS.FanotifyEvent]) }
+        $denied = @($loaded | Where-Object Response -eq 'Deny')
+        $denied | Should -HaveCount 1
+        $denied[0].Path | Should -Be "$mount/secret.txt"
+        $denied[0].CommandLine | Should -BeExactly ''
+    }
+
     It 'rehydrates the events of a background job' {
         # Notification events only in the job's process: nothing there can hold an opener.
         $job = Start-Job -ArgumentList $env:FANOTIFYPS_MODULE, $mount -ScriptBlock {
