@@ -179,7 +179,7 @@ Describe 'The watch views' -Tag 'RequireRoot' {
         Assert-Table $table 'Id', 'Name', 'State', 'Scope', 'Events', 'Losses', 'Path'
         $row = @(Get-Row $table "* narrow *")
         $row | Should -HaveCount 1
-        $row[0] | Should -Match "^\s*$($watch.Id) narrow\s+Running\s+Directory\s+1\s+0\s+…\S*/watched-directory$"
+        $row[0] | Should -Match "^\s*$($watch.Id) narrow\s+Running\s+Directory\s+1\s+0\s+…\S*watched-directory$"
     }
 
     It 'lists a watch by what it watches and counts, without the job plumbing' {
@@ -222,7 +222,7 @@ Describe 'The watch views' -Tag 'RequireRoot' {
             Remove-FanotifyWatch $watch
         }
         Assert-Table $table 'Id', 'Name', 'State', 'Scope', 'Events', 'Losses', 'Path'
-        @(Get-Row $table '* first *')[0] | Should -Match "^\s*$($watch.Id) first\s+Running\s+Directory\s.*/watched-directory$"
+        @(Get-Row $table '* first *')[0] | Should -Match "^\s*$($watch.Id) first\s+Running\s+Directory\s.*watched-directory$"
         @(Get-Row $table "* $($thread.Name) *")[0] | Should -Match "^\s*$($thread.Id) $($thread.Name)\s+Completed\s+ThreadJob\s+'tj-cmd'$"
         @(Get-Row $table "* $($background.Name) *")[0] | Should -Match "^\s*$($background.Id) $($background.Name)\s+Completed\s+BackgroundJob\s+'bg-cmd'$"
     }
