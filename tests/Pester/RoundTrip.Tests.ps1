@@ -111,11 +111,13 @@ Import-Module '$env:FANOTIFYPS_MODULE'
         $facts.Seed | Should -BeLike "*FAN_OPEN_PERM: File $mount/secret.txt Exe */cat (denied)*"
     }
 
-    It 'loads events saved by another version: a 32-bit Response, a property missing' {
+    It 'loads events saved by another version or machine: a 32-bit Response, a property missing, another user name' {
         # The previous version wrote Response as a 32-bit enum; a version without CommandLine would leave it out.
         $xml = Get-Content $saved -Raw
         $xml = [regex]::Replace($xml, '(<Obj N="Response"(?:(?!</Obj>).)*?)<I64>(\d+)</I64>', '$1<I32>$2</I32>', 'Singleline')
         $xml = $xml -replace '<S N="CommandLine">[^<]*</S>', ''
+        # Saved on a machine where uid 0 has another name: the recorded name stays.
+        $xml = $xml -replace '<S N="UserName">root</S>', '<S N="UserName">toor</S>'
         $xml | Should -Not -BeLike '*<I64>*'
         $other = Join-Path ([IO.Path]::GetTempPath()) "fanotifyps-other-$([guid]::NewGuid()).xml"
         try {
@@ -129,6 +131,8 @@ Import-Module '$env:FANOTIFYPS_MODULE'
         $denied | Should -HaveCount 1
         $denied[0].Path | Should -Be "$mount/secret.txt"
         $denied[0].CommandLine | Should -BeExactly ''
+        $denied[0].UserId | Should -Be 0
+        $denied[0].UserName | Should -BeExactly 'toor'
     }
 
     It 'rehydrates the events of a background job' {

@@ -2,6 +2,7 @@ using System;
 using System.Collections.Generic;
 using System.Globalization;
 using System.Management.Automation;
+using System.Reflection;
 
 namespace FanotifyPS;
 
@@ -17,6 +18,10 @@ public sealed class FanotifyEventConverter : PSTypeConverter
     // The properties the rebuilt event has itself: the deserialized object's other notes (Add-Member, PSComputerName) are kept on it.
     private static readonly HashSet<string> s_ownProperties = new(
         Array.ConvertAll(typeof(FanotifyEvent).GetProperties(), p => p.Name), StringComparer.OrdinalIgnoreCase);
+
+    // The public properties the constructor does not set (their setters are internal).
+    private static readonly PropertyInfo[] s_settable =
+        Array.FindAll(typeof(FanotifyEvent).GetProperties(), p => p.GetSetMethod(nonPublic: true) is not null);
 
     public override bool CanConvertFrom(object sourceValue, Type destinationType) =>
         destinationType == typeof(FanotifyEvent) && sourceValue is PSObject source && source.TypeNames.Contains(DeserializedTypeName);
@@ -43,8 +48,8 @@ public sealed class FanotifyEventConverter : PSTypeConverter
         throw new PSInvalidCastException($"A FanotifyEvent does not convert to {destinationType}.");
 
     /// <summary>
-    /// The event as it was recorded. A property that is missing (another version of the module) keeps its default;
-    /// a value that does not convert fails the conversion, and PowerShell then keeps the deserialized object.
+    /// The event as it was recorded. A property that is missing or null (another version of the module) keeps its
+    /// default; a value that does not convert fails the conversion, and PowerShell then keeps the deserialized object.
     /// </summary>
     internal static FanotifyEvent Rehydrate(PSObject source)
     {
@@ -57,27 +62,17 @@ public sealed class FanotifyEventConverter : PSTypeConverter
             Get(source, nameof(FanotifyEvent.Exe), string.Empty),
             Get(source, nameof(FanotifyEvent.IsProcessGone), false),
             Get(source, nameof(FanotifyEvent.Response), FanotifyResponse.None),
-            Get(source, nameof(FanotifyEvent.WatchId), 0))
-        {
-            DirectoryPath = Get(source, nameof(FanotifyEvent.DirectoryPath), string.Empty),
-            Name = Get(source, nameof(FanotifyEvent.Name), string.Empty),
-            OldPath = Get(source, nameof(FanotifyEvent.OldPath), string.Empty),
-            NewPath = Get(source, nameof(FanotifyEvent.NewPath), string.Empty),
-            IsDirectory = Get(source, nameof(FanotifyEvent.IsDirectory), false),
-            ThreadId = Get(source, nameof(FanotifyEvent.ThreadId), 0),
-            ProcessName = Get(source, nameof(FanotifyEvent.ProcessName), string.Empty),
-            CommandLine = Get(source, nameof(FanotifyEvent.CommandLine), string.Empty),
-            ParentProcessId = Get(source, nameof(FanotifyEvent.ParentProcessId), 0),
-            UserId = Get(source, nameof(FanotifyEvent.UserId), -1),
-            Rule = Get(source, nameof(FanotifyEvent.Rule), string.Empty),
-            FsErrorCode = Get(source, nameof(FanotifyEvent.FsErrorCode), 0),
-            FsErrorCount = Get(source, nameof(FanotifyEvent.FsErrorCount), 0),
-        };
+            Get(source, nameof(FanotifyEvent.WatchId), 0));
 
-        // The name recorded where the event happened: the uid may be someone else's here.
-        if (source.Properties[nameof(FanotifyEvent.UserName)]?.Value is { } userName)
+        // Each property with a setter, converted to its own type. UserName too: the name recorded where the event
+        // happened, as the uid may be someone else's here.
+        foreach (PropertyInfo property in s_settable)
         {
-            rehydrated.UserName = LanguagePrimitives.ConvertTo<string>(userName);
+            object? value = source.Properties[property.Name]?.Value;
+            if (value is not null)
+            {
+                property.SetValue(rehydrated, LanguagePrimitives.ConvertTo(value, property.PropertyType, CultureInfo.InvariantCulture));
+            }
         }
 
         // PowerShell keeps the members of a wrapper with the object it wraps: a cast or the deserializer, which
