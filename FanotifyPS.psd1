@@ -10,6 +10,7 @@
     CompatiblePSEditions = @('Core')
     PowerShellVersion    = '7.4'
     FormatsToProcess     = @('FanotifyPS.format.ps1xml')
+    TypesToProcess       = @('FanotifyPS.types.ps1xml')
     CmdletsToExport      = @(
         'Start-FanotifyWatch'
         'Stop-FanotifyWatch'

@@ -63,7 +63,7 @@ function Build-Module {
     $null = New-Item -ItemType Directory -Path $ModuleOut
     Copy-Item $dll, (Join-Path $bin 'FanotifyPS.pdb') -Destination $ModuleOut
     Copy-Item (Join-Path $Root 'FanotifyPS.psd1') -Destination $ModuleOut
-    Copy-Item (Join-Path $Root 'src/FanotifyPS/FanotifyPS.format.ps1xml') -Destination $ModuleOut
+    Copy-Item (Join-Path $Root 'src/FanotifyPS/FanotifyPS.format.ps1xml'), (Join-Path $Root 'src/FanotifyPS/FanotifyPS.types.ps1xml') -Destination $ModuleOut
     Build-Help
     Write-Host "Built FanotifyPS $version into $ModuleOut"
 }

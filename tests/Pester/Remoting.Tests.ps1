@@ -1,8 +1,11 @@
 #Requires -Version 7.4
 # Many machines: PowerShell remoting over SSH to a real sshd on the loopback address, running the module on
-# the remote side; the events must come back as deserialized objects with all their properties.
+# the remote side; the events must come back as deserialized objects with all their properties. PowerShell
+# deserializes SSH remoting output with its default types only, so the module's types.ps1xml does not rehydrate
+# them there: a cast to [FanotifyPS.FanotifyEvent] does.
 
 BeforeAll {
+    Import-Module $env:FANOTIFYPS_MODULE -Force
     Import-Module (Join-Path $PSScriptRoot 'TestHelpers.psm1') -Force
 }
 
@@ -76,6 +79,15 @@ Subsystem powershell $ssh/pwsh-subsystem
             'ProcessId', 'ThreadId', 'Exe', 'ProcessName', 'CommandLine', 'ParentProcessId', 'UserId', 'UserName',
             'IsProcessGone', 'Response', 'Rule', 'FsErrorCode', 'FsErrorCount', 'WatchId')
         foreach ($property in $local) { $events.PSObject.Properties.Name | Should -Contain $property }
+
+        # The module's views print names for them, and a cast makes them FanotifyEvent objects again.
+        $events | Out-String -Width 200 | Should -BeLike "*OpenPerm *$mount/data.txt*"
+        $events | Format-List | Out-String -Width 200 | Should -BeLike '*Response*: Allow*'
+        $typed = [FanotifyPS.FanotifyEvent]$events[0]
+        $typed.Event | Should -Be ([FanotifyPS.FanotifyEventType]::OpenPerm)
+        @($typed | Where-Object Response -eq 'Allow') | Should -HaveCount 1
+        $typed.Path | Should -BeExactly "$mount/data.txt"
+        $typed.PSComputerName | Should -Be '127.0.0.1'
     }
 
     It 'streams JSON lines for a log pipeline' {

@@ -77,7 +77,12 @@ public sealed class FanotifyEvent
     public int UserId { get; internal set; } = -1;
 
     /// <summary>The name of UserId, looked up when first read (never on the watcher thread).</summary>
-    public string UserName => _userName ??= UserNames.Lookup(UserId);
+    public string UserName
+    {
+        get => _userName ??= UserNames.Lookup(UserId);
+        // A deserialized event keeps the name recorded where it happened (FanotifyEventConverter).
+        internal set => _userName = value;
+    }
 
     /// <summary>The process had exited when the event was read.</summary>
     public bool IsProcessGone { get; }

@@ -37,8 +37,12 @@ public enum FanotifyEventType : ulong
     All = Access | Modify | Attrib | Close | Open | Move | Create | Delete | DeleteSelf | MoveSelf | OpenExec | FsError | Rename,
 }
 
+// The enums below are 64-bit like FanotifyEventType: ConvertTo-Json writes 64-bit enums by name and others as
+// numbers, so "Response":"Deny" reads like "Event":"OpenPerm" without -EnumsAsStrings.
+#pragma warning disable CA1028
+
 /// <summary>The verdict written back for a permission event.</summary>
-public enum FanotifyResponse
+public enum FanotifyResponse : long
 {
     None = 0,
     Allow = 1,
@@ -48,14 +52,14 @@ public enum FanotifyResponse
 }
 
 /// <summary>What a rule does with the permission events it matches.</summary>
-public enum FanotifyRuleAction
+public enum FanotifyRuleAction : long
 {
     Deny = 0,
     Allow = 1,
 }
 
 /// <summary>What a watch marks for each -Path.</summary>
-public enum FanotifyScope
+public enum FanotifyScope : long
 {
     /// <summary>The whole filesystem behind the path, through every mount of it (FAN_MARK_FILESYSTEM).</summary>
     Filesystem = 0,
@@ -68,3 +72,4 @@ public enum FanotifyScope
     /// <summary>One file (an inode mark).</summary>
     File = 4,
 }
+#pragma warning restore CA1028
