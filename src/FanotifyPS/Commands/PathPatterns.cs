@@ -21,23 +21,13 @@ internal static class PathPatterns
     /// <summary>Path patterns (-DenyPath, -ExcludePath, New-FanotifyRule -Path) as the watcher matches them.</summary>
     public static string[] ResolvePaths(PSCmdlet cmdlet, string[]? patterns)
     {
-        if (patterns is null)
-        {
-            return [];
-        }
-
-        return patterns.Where(p => !string.IsNullOrEmpty(p)).Select(p => ResolvePath(cmdlet, p)).Distinct(StringComparer.Ordinal).ToArray();
+        return FanotifyRule.Clean(patterns).Select(p => ResolvePath(cmdlet, p)).Distinct(StringComparer.Ordinal).ToArray();
     }
 
     /// <summary>Program patterns (-Exe, -ExcludeExe, -DenyExe, New-FanotifyRule -Exe) as the watcher matches them.</summary>
     public static string[] ResolvePrograms(string[]? patterns, string parameterName)
     {
-        if (patterns is null)
-        {
-            return [];
-        }
-
-        return patterns.Where(p => !string.IsNullOrEmpty(p)).Select(p => ResolveProgram(p, parameterName)).Distinct(StringComparer.Ordinal).ToArray();
+        return FanotifyRule.Clean(patterns).Select(p => ResolveProgram(p, parameterName)).Distinct(StringComparer.Ordinal).ToArray();
     }
 
     internal static string ResolvePath(PSCmdlet cmdlet, string pattern)
@@ -124,30 +114,11 @@ internal static class PathPatterns
         return (real.Length == 1 && tail.Length != 0 ? string.Empty : Escape(real)) + tail;
     }
 
+    /// <summary>., .. and // folded, as in any path (Path.GetFullPath touches no filesystem), without a trailing '/'.</summary>
     private static string Normalise(string path)
     {
-        var parts = new System.Collections.Generic.List<string>();
-        foreach (string part in path.Split('/'))
-        {
-            if (part.Length == 0 || part == ".")
-            {
-                continue;
-            }
-
-            if (part == "..")
-            {
-                if (parts.Count > 0)
-                {
-                    parts.RemoveAt(parts.Count - 1);
-                }
-
-                continue;
-            }
-
-            parts.Add(part);
-        }
-
-        return "/" + string.Join('/', parts);
+        string full = Path.GetFullPath(path);
+        return full.Length > 1 ? full.TrimEnd('/') : full;
     }
 
     /// <summary>A real path may hold wildcard characters (a directory named "a[1]"): in a pattern they are literal.</summary>

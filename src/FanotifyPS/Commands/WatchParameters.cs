@@ -21,12 +21,13 @@ internal static class WatchParameters
             foreach (string pattern in rule.Path.Where(p => p.StartsWith('/')))
             {
                 string directory = PathPatterns.LiteralDirectory(pattern);
-                if (!roots.Any(root => CanReach(root, directory, scope)))
+                string existing = FileSystemFacts.DeepestExisting(directory);
+                if (!roots.Any(root => CanReach(root, directory, existing, scope)))
                 {
                     writeWarning($"Rule '{rule.Name}': the path '{pattern}' lies outside every watched path ({scope} of {string.Join(", ", roots)}): " +
                         "it can never match.");
                 }
-                else if (scope != FanotifyScope.Mount && OtherMount(directory, roots) is { } other)
+                else if (scope != FanotifyScope.Mount && OtherMount(existing, roots) is { } other)
                 {
                     writeWarning($"Rule '{rule.Name}': the path '{pattern}' reaches the watched filesystem through another mount ({other.MountPoint}). " +
                         $"Rules judge a file by its path under the watched mount ({FileSystemFacts.MountOf(roots[0])?.MountPoint ?? roots[0]}), whatever " +
@@ -37,24 +38,13 @@ internal static class WatchParameters
     }
 
     /// <summary>The mount of the pattern's deepest existing directory, when it is not the mount of any watched path.</summary>
-    private static MountFacts? OtherMount(string directory, string[] roots)
+    private static MountFacts? OtherMount(string existing, string[] roots)
     {
-        string existing = DeepestExisting(directory);
         long mount = FileSystemFacts.MountId(existing);
         return mount < 0 || roots.Any(root => FileSystemFacts.MountId(root) == mount) ? null : FileSystemFacts.MountOf(existing);
     }
 
-    private static string DeepestExisting(string path)
-    {
-        while (!Directory.Exists(path) && !File.Exists(path) && path.Length > 1)
-        {
-            path = System.IO.Path.GetDirectoryName(path) ?? "/";
-        }
-
-        return path;
-    }
-
-    private static bool CanReach(string root, string directory, FanotifyScope scope)
+    private static bool CanReach(string root, string directory, string existing, FanotifyScope scope)
     {
         if (scope is FanotifyScope.Tree or FanotifyScope.Directory or FanotifyScope.File)
         {
@@ -62,8 +52,6 @@ internal static class WatchParameters
         }
 
         // A whole filesystem or mount: the pattern's deepest existing directory is on it.
-        string existing = DeepestExisting(directory);
-
         if (scope == FanotifyScope.Mount)
         {
             long mount = FileSystemFacts.MountId(root);

@@ -34,6 +34,23 @@ internal sealed unsafe class LinkBuffer : IDisposable
     /// <summary>The decoded path of an open file, or null when it cannot be read.</summary>
     public string? FdPath(int fd) => TryReadFdLink(fd, out ReadOnlySpan<byte> link) ? PathText.Decode(link) : null;
 
+    /// <summary>
+    /// The path of a file handle (struct file_handle) opened against a mount: open_by_handle_at with O_PATH, which
+    /// raises no fanotify event, then readlink. Null when the handle no longer resolves there.
+    /// </summary>
+    public string? HandlePath(int mountFd, byte* handle)
+    {
+        int fd = Libc.open_by_handle_at(mountFd, handle, Libc.O_PATH | Libc.O_CLOEXEC);
+        if (fd < 0)
+        {
+            return null;
+        }
+
+        string? path = FdPath(fd);
+        _ = Libc.close(fd);
+        return path;
+    }
+
     public void Dispose()
     {
         NativeMemory.Free(_path);

@@ -53,6 +53,17 @@ internal static unsafe class FileSystemFacts
         }
     }
 
+    /// <summary>The path itself if it exists, else its nearest ancestor that does ("/" at worst).</summary>
+    public static string DeepestExisting(string path)
+    {
+        while (!Directory.Exists(path) && !File.Exists(path) && path.Length > 1)
+        {
+            path = Path.GetDirectoryName(path) ?? "/";
+        }
+
+        return path;
+    }
+
     /// <summary>The device and inode of an existing path (symlinks followed), or null.</summary>
     public static FileId? Identify(string path)
     {

@@ -34,21 +34,10 @@ internal sealed unsafe class HandleResolver : IDisposable
             return null;
         }
 
-        ReadOnlySpan<byte> handle = FanotifyInfoReader.FileHandle(batch, fidOffset);
-        int fd;
-        fixed (byte* h = handle)
+        fixed (byte* handle = FanotifyInfoReader.FileHandle(batch, fidOffset))
         {
-            fd = Libc.open_by_handle_at(mountFd, h, Libc.O_PATH | Libc.O_CLOEXEC);
+            return _links.HandlePath(mountFd, handle);
         }
-
-        if (fd < 0)
-        {
-            return null;
-        }
-
-        string? path = _links.FdPath(fd);
-        _ = Libc.close(fd);
-        return path;
     }
 
     /// <summary>The path of a FID record's object, from the kernel or from memory.</summary>

@@ -159,15 +159,7 @@ internal sealed unsafe class MountTranslator : IDisposable
                 continue;
             }
 
-            int reopened = Libc.open_by_handle_at(watched.Fd, _handle, Libc.O_PATH | Libc.O_CLOEXEC);
-            if (reopened < 0)
-            {
-                return null;
-            }
-
-            string? path = _links.FdPath(reopened);
-            _ = Libc.close(reopened);
-            return path;
+            return _links.HandlePath(watched.Fd, _handle);
         }
 
         return null;
