@@ -115,6 +115,7 @@ function Install-TestPrerequisite {
     if (-not (Get-Command timeout -ErrorAction Ignore)) { $missing += 'coreutils' }
     if (-not (Get-Command mkfs.ext4 -ErrorAction Ignore)) { $missing += 'e2fsprogs' }
     if (-not (Get-Command mksquashfs -ErrorAction Ignore)) { $missing += 'squashfs-tools' }
+    if (-not (Get-Command script -ErrorAction Ignore)) { $missing += 'bsdutils' }   # script(1): a pseudo-terminal for the Ctrl+Z warning test
     if (-not (Get-Command getent -ErrorAction Ignore)) { $missing += 'libc-bin' }
     if (-not (Test-Path /usr/sbin/sshd)) { $missing += 'openssh-server' }
     if (-not (Get-Command ssh-keygen -ErrorAction Ignore)) { $missing += 'openssh-client' }
