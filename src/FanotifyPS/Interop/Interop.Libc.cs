@@ -37,6 +37,9 @@ internal static unsafe partial class Libc
     internal static partial nint write(int fd, void* buf, nint count);
 
     [LibraryImport("libc", SetLastError = true)]
+    internal static partial nint pread(int fd, byte* buf, nint count, long offset);
+
+    [LibraryImport("libc", SetLastError = true)]
     internal static partial int close(int fd);
 
     [LibraryImport("libc", SetLastError = true)]
@@ -90,6 +93,7 @@ internal static unsafe partial class Libc
 
     // struct statx: stx_mode u16 @28 (after stx_uid u32 @20 and stx_gid u32 @24).
     internal const uint STATX_TYPE = 0x1;
+    internal const uint STATX_MODE = 0x2;
     internal const int StatxModeOffset = 28;
     internal const int S_IFMT = 0xF000;    // 0170000
     internal const int S_IFIFO = 0x1000;   // 0010000

@@ -87,6 +87,9 @@ public sealed class FanotifyEvent
     /// <summary>The process had exited when the event was read.</summary>
     public bool IsProcessGone { get; }
 
+    /// <summary>Where Exe, ProcessName and the other process facts came from; Unknown when nothing sure was known.</summary>
+    public ProcessSource ProcessSource { get; internal set; } = ProcessSource.Unknown;
+
     /// <summary>The verdict given to a permission event; None for notification events.</summary>
     public FanotifyResponse Response { get; }
 

@@ -72,4 +72,17 @@ public enum FanotifyScope : long
     /// <summary>One file (an inode mark).</summary>
     File = 4,
 }
+
+/// <summary>Where an event's process facts (Exe, ProcessName, ...) came from.</summary>
+public enum ProcessSource : long
+{
+    /// <summary>Nothing sure is known: Exe and ProcessName are empty rather than possibly wrong.</summary>
+    Unknown = 0,
+    /// <summary>Read from /proc while the process ran (a permission event holds it; or it still ran when read).</summary>
+    Live = 1,
+    /// <summary>From the process's exec, seen in the same queue before the event: the program file itself.</summary>
+    Exec = 2,
+    /// <summary>A fork that did not exec: its parent's program at the fork (the process connector told the parent).</summary>
+    Inherited = 3,
+}
 #pragma warning restore CA1028

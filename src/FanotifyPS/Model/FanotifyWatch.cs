@@ -110,6 +110,9 @@ public sealed class FanotifyWatch : Job2
     /// <summary>Events of this pwsh process: allowed at once and not reported (unless -IncludeSelf).</summary>
     public long OwnEventCount => _watcher.OwnEventCount;
 
+    /// <summary>Exec events read only to name processes (every filesystem's), not reported: the watch did not ask for them.</summary>
+    public long ExecEventCount => _watcher.ExecEventCount;
+
     /// <summary>
     /// Set when events have arrived since it was read, or the watch has ended: a reader reads it, then
     /// <see cref="IsEnded"/>, then takes, and waits on it only if it took nothing. Every waiting reader wakes.

@@ -16,13 +16,41 @@ internal sealed unsafe class HandleResolver : IDisposable
     private const int MaxRemembered = 4096;
 
     private readonly (ulong FsId, int Fd, string Path)[] _mounts;
+    private readonly (ulong FsId, int Fd, string Path)[] _programMounts;
     private readonly Dictionary<string, string> _lastSeen = new(StringComparer.Ordinal);
     private readonly LinkBuffer _links = new();
 
     /// <param name="mounts">Descriptors of the watched directories, owned by the watch, with their fsids.</param>
-    public HandleResolver((ulong FsId, int Fd, string Path)[] mounts)
+    /// <param name="programMounts">Descriptors of every filesystem programs may live on, for exec events.</param>
+    public HandleResolver((ulong FsId, int Fd, string Path)[] mounts, (ulong FsId, int Fd, string Path)[]? programMounts = null)
     {
         _mounts = mounts;
+        _programMounts = programMounts ?? [];
+    }
+
+    /// <summary>The directory of an exec event's program (on any filesystem), or null when it cannot be resolved.</summary>
+    public string? TryResolveProgram(ReadOnlySpan<byte> batch, int fidOffset)
+    {
+        ulong fsId = FanotifyInfoReader.FsId(batch, fidOffset);
+        int mountFd = -1;
+        foreach ((ulong id, int fd, _) in _programMounts)
+        {
+            if (id == fsId)
+            {
+                mountFd = fd;
+                break;
+            }
+        }
+
+        if (mountFd < 0)
+        {
+            return null;   // never another filesystem's descriptor: a handle could name an unrelated file there
+        }
+
+        fixed (byte* handle = FanotifyInfoReader.FileHandle(batch, fidOffset))
+        {
+            return _links.HandlePath(mountFd, handle);
+        }
     }
 
     /// <summary>The path of the object behind a FID record, or null when it cannot be resolved.</summary>

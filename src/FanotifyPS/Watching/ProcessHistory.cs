@@ -63,6 +63,7 @@ internal sealed class ProcessHistory
 
             lives.Add(new ProcessLife(sequence, parentProcessId, timestampNs));
             _lifeCount++;
+            CurrentLife(parentProcessId, sequence).RunningChildren++;
             if (_lifeCount > MaxLives)
             {
                 ForgetOldest();
@@ -84,7 +85,16 @@ internal sealed class ProcessHistory
         lock (_lock)
         {
             long sequence = ++_sequence;
-            CurrentLife(processId, sequence).ExitSequence = sequence;
+            ProcessLife life = CurrentLife(processId, sequence);
+            life.ExitSequence = sequence;
+            if (life.ForkSequence != 0 && _lives.TryGetValue(life.ParentProcessId, out List<ProcessLife>? parentLives))
+            {
+                ProcessLife? parent = parentLives.FindLast(p => p.FirstSequence <= life.ForkSequence);
+                if (parent is not null && parent.RunningChildren > 0)
+                {
+                    parent.RunningChildren--;
+                }
+            }
         }
     }
 
@@ -174,7 +184,8 @@ internal sealed class ProcessHistory
             List<int>? empty = null;
             foreach ((int pid, List<ProcessLife> lives) in _lives)
             {
-                _lifeCount -= lives.RemoveAll(life => life.ExitSequence != 0 && life.ExitSequence < oldest);
+                // A parent is kept while a child it forked runs: the child's events are named after it.
+                _lifeCount -= lives.RemoveAll(life => life.ExitSequence != 0 && life.ExitSequence < oldest && life.RunningChildren == 0);
                 if (lives.Count == 0)
                 {
                     (empty ??= []).Add(pid);
@@ -227,7 +238,7 @@ internal sealed class ProcessHistory
         long oldestExit = long.MaxValue;
         foreach ((int pid, List<ProcessLife> lives) in _lives)
         {
-            if (lives[0].ExitSequence != 0 && lives[0].ExitSequence < oldestExit)
+            if (lives[0].ExitSequence != 0 && lives[0].ExitSequence < oldestExit && lives[0].RunningChildren == 0)
             {
                 oldestExit = lives[0].ExitSequence;
                 oldestPid = pid;
@@ -280,10 +291,14 @@ internal sealed class ProcessLife
     /// <summary>The exit's sequence; 0 while it runs.</summary>
     public long ExitSequence { get; set; }
 
+    /// <summary>Children it forked that have not exited.</summary>
+    public int RunningChildren { get; set; }
+
     public ProcessLife Copy() => new(ForkSequence, ParentProcessId, ForkTimeNs)
     {
         FirstSequence = FirstSequence,
         Execs = [.. Execs],
         ExitSequence = ExitSequence,
+        RunningChildren = RunningChildren,
     };
 }

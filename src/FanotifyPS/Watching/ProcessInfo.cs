@@ -3,7 +3,7 @@ namespace FanotifyPS.Watching;
 /// <summary>What the watcher knows of a process, read once from /proc and cached.</summary>
 internal sealed class ProcessInfo
 {
-    public static readonly ProcessInfo Unknown = new([], string.Empty, string.Empty, string.Empty, 0, -1, 0);
+    public static readonly ProcessInfo Unknown = new([], string.Empty, string.Empty, string.Empty, 0, -1, 0) { Source = ProcessSource.Unknown };
 
     public ProcessInfo(byte[] link, string exe, string name, string commandLine, int parentProcessId, int userId, int processId)
     {
@@ -15,6 +15,18 @@ internal sealed class ProcessInfo
         UserId = userId;
         ProcessId = processId;
     }
+
+    /// <summary>Where these facts came from; Unknown only for <see cref="Unknown"/>.</summary>
+    public ProcessSource Source { get; init; } = ProcessSource.Live;
+
+    /// <summary>Field 22 of /proc/PID/stat (clock ticks since boot): with the pid, the process's identity; 0 when not read.</summary>
+    public ulong StartTicks { get; init; }
+
+    /// <summary>Read from /proc while the process ran this program (else made from an exec event, or inherited): complete.</summary>
+    public bool IsRead { get; init; } = true;
+
+    /// <summary>The history's sequence when these facts were read or made (0: no history).</summary>
+    public long Sequence { get; init; }
 
     public byte[] Link { get; }
     public string Exe { get; }

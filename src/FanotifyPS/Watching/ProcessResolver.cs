@@ -68,6 +68,44 @@ internal sealed unsafe class ProcessResolver : IDisposable
         return facts;
     }
 
+    /// <summary>readlink of /proc/PID/exe (valid until the next read here); false when the process has no program any more.</summary>
+    public bool TryReadExe(int pid, out ReadOnlySpan<byte> link)
+    {
+        int prefixLength = ProcPath.WriteProcPath(_links.Path, pid);
+        ProcPath.WriteAscii(_links.Path + prefixLength, "/exe\0"u8);
+        return _links.TryReadLink(out link);
+    }
+
+    /// <summary>The facts of a running process, read now (uncached); null when it has no program any more.</summary>
+    public ProcessInfo? ReadRunning(int pid)
+    {
+        if (!TryReadExe(pid, out ReadOnlySpan<byte> link))
+        {
+            return null;
+        }
+
+        byte[] bytes = link.ToArray();
+        return ReadFacts(pid, ProcPath.WriteProcPath(_links.Path, pid), bytes, PathText.Decode(bytes), out _);
+    }
+
+    /// <summary>What /proc/PID/stat says of a process, even of a zombie: its name and start time; false when it is gone.</summary>
+    public bool TryReadStat(int pid, out ReadOnlySpan<byte> name, out ulong startTicks)
+    {
+        name = default;
+        startTicks = 0;
+        ReadOnlySpan<byte> stat = ReadProcFile(ProcPath.WriteProcPath(_links.Path, pid), "/stat\0"u8);
+        int open = stat.IndexOf((byte)'(');
+        int close = stat.LastIndexOf((byte)')');
+        if (open < 0 || close <= open)
+        {
+            return false;
+        }
+
+        name = stat.Slice(open + 1, close - open - 1);
+        startTicks = Field(stat.Slice(close + 1), 19);
+        return true;
+    }
+
     /// <summary>The pid was seen alive before: its facts are cached (they may be stale until Resolve reads the exe link).</summary>
     public bool IsCached(int pid) => _cache.ContainsKey(pid);
 
@@ -79,6 +117,7 @@ internal sealed unsafe class ProcessResolver : IDisposable
         isKernelThread = false;
         string name = string.Empty;
         int parent = 0;
+        ulong startTicks = 0;
         ReadOnlySpan<byte> stat = ReadProcFile(prefixLength, "/stat\0"u8);
         // "pid (comm) state ppid pgrp session tty_nr tpgid flags ...": comm may hold spaces and parentheses.
         int open = stat.IndexOf((byte)'(');
@@ -89,6 +128,7 @@ internal sealed unsafe class ProcessResolver : IDisposable
             ReadOnlySpan<byte> fields = stat.Slice(close + 1);
             parent = (int)Field(fields, 1);
             isKernelThread = (Field(fields, 6) & PF_KTHREAD) != 0;
+            startTicks = Field(fields, 19);
         }
 
         ReadOnlySpan<byte> cmdline = ReadProcFile(prefixLength, "/cmdline\0"u8).TrimEnd((byte)0);
@@ -104,7 +144,7 @@ internal sealed unsafe class ProcessResolver : IDisposable
         ReadOnlySpan<byte> status = ReadProcFile(prefixLength, "/status\0"u8);
         int userId = (int)StatusField(status, "\nUid:"u8, 1, ulong.MaxValue);   // effective uid
         int tgid = (int)StatusField(status, "\nTgid:"u8, 0, 0);
-        return new ProcessInfo(link, exe, name, commandLine, parent, userId, tgid);
+        return new ProcessInfo(link, exe, name, commandLine, parent, userId, tgid) { StartTicks = startTicks };
     }
 
     private ReadOnlySpan<byte> ReadProcFile(int prefixLength, ReadOnlySpan<byte> suffix)

@@ -43,6 +43,26 @@ internal sealed unsafe partial class Responder
             return;
         }
 
+        // An exec: who the process is from here on in this queue. Reported only where the user's marks ask for it.
+        ulong mask = record.Mask;
+        if ((mask & Fanotify.FAN_OPEN_EXEC) != 0)
+        {
+            string program = record.Fd >= 0 ? ResolvePath(record.Fd, out _) : ResolveProgram(batch, info);
+            _processes.OnExec(record.Pid, record.Fd, program);
+            if (_settings.ExecScope is not { } scope || !scope.Reports(record.Fd, program, _statx))
+            {
+                mask &= ~Fanotify.FAN_OPEN_EXEC;
+            }
+
+            if ((mask & _settings.RequestedEvents) == 0)
+            {
+                CloseFd(record.Fd);
+                CloseFd(info.PidFd);
+                _execEventCount++;
+                return;
+            }
+        }
+
         // The file.
         string path;
         bool isDeleted = slot.IsDeleted;
@@ -71,6 +91,10 @@ internal sealed unsafe partial class Responder
             process = slot.Process;
             isGone = slot.IsGone;
         }
+        else if ((mask & Fanotify.FAN_ALL_PERM_EVENTS) != 0)
+        {
+            process = _processes.ResolvePermission(record.Pid, held: false, out isGone);
+        }
         else
         {
             process = ResolveProcess(record.Pid, info.PidFd, out isGone);
@@ -97,7 +121,7 @@ internal sealed unsafe partial class Responder
             return;
         }
 
-        var item = new FanotifyEvent(now, (FanotifyEventType)(record.Mask & EventBits), path, isDeleted,
+        var item = new FanotifyEvent(now, (FanotifyEventType)(mask & (_settings.RequestedEvents | Fanotify.FAN_ONDIR) & EventBits), path, isDeleted,
             processId, process.Exe, isGone, slot.Verdict, _settings.WatchId)
         {
             DirectoryPath = directoryPath,
@@ -110,6 +134,7 @@ internal sealed unsafe partial class Responder
             CommandLine = process.CommandLine,
             ParentProcessId = process.ParentProcessId,
             UserId = process.UserId,
+            ProcessSource = process.Source,
             Rule = slot.Rule >= 0 ? _settings.Policy!.Rules[slot.Rule].Name : string.Empty,
         };
         if (info.HasError)
@@ -122,32 +147,21 @@ internal sealed unsafe partial class Responder
     }
 
     /// <summary>
-    /// A notification event's process. With FAN_REPORT_PIDFD the answer is race-free: a process already gone
-    /// (FAN_EPIDFD) is not looked up in /proc, where its pid may now belong to another process, and one that
-    /// exits while it is being read is taken as gone too.
+    /// A notification event's process, from the table (see <see cref="ProcessTable"/>). With FAN_REPORT_PIDFD, a
+    /// process already gone (FAN_EPIDFD) is not looked up in /proc, where its pid may now belong to another.
     /// </summary>
-    private ProcessInfo ResolveProcess(int pid, int pidFd, out bool isGone)
+    private ProcessInfo ResolveProcess(int pid, int pidFd, out bool isGone) => _processes.Resolve(pid, pidFd, out isGone);
+
+    /// <summary>A file-handle group's exec event: the program by its directory's handle and its name.</summary>
+    private string ResolveProgram(ReadOnlySpan<byte> batch, in FanotifyEventInfo info)
     {
-        if (pidFd == Fanotify.FAN_EPIDFD)
+        if (_settings.Handles is not { } handles || info.DfidNameOffset < 0)
         {
-            isGone = true;
-            return _processes.Cached(pid);
+            return string.Empty;
         }
 
-        ProcessInfo process = _processes.Resolve(pid, out isGone);
-        if (pidFd >= 0 && !isGone && HasExited(pidFd))
-        {
-            isGone = true;
-            return _processes.Cached(pid);
-        }
-
-        return process;
-    }
-
-    private static bool HasExited(int pidFd)
-    {
-        var fd = new Libc.pollfd { fd = pidFd, events = Libc.POLLIN };
-        return Libc.poll(&fd, 1, 0) > 0 && (fd.revents & Libc.POLLIN) != 0;
+        string? directory = handles.TryResolveProgram(batch, info.DfidNameOffset);
+        return directory is null ? string.Empty : Join(directory, FanotifyInfoReader.Name(batch, info.DfidNameOffset), out _, out _);
     }
 
     /// <summary>The paths of a file-handle group's event: entry events give a directory and a name.</summary>

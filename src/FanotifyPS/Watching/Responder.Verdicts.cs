@@ -20,9 +20,9 @@ internal sealed unsafe partial class Responder
         PermissionPolicy? policy = _settings.Policy;
         ReportFilter filter = _settings.Filter;
         ulong mask = record.Mask;
-        if ((policy is not null && (mask & policy.ProcessMask) != 0) || !_processes.IsCached(record.Pid))
+        if ((policy is not null && (mask & policy.ProcessMask) != 0) || !_processes.Knows(record.Pid))
         {
-            slot.Process = _processes.Resolve(record.Pid, out slot.IsGone);
+            slot.Process = _processes.ResolvePermission(record.Pid, held: true, out slot.IsGone);
         }
 
         // Without the process, no rule for this event names one: those rules match any process.

@@ -17,20 +17,28 @@ internal sealed partial class Responder
     private void WarmUp()
     {
         int groupFd = _group.Fd;
-        _ = _processes.Resolve(_ownPid, out _);   // a live process: the full read of its facts
+        _ = _processes.ResolvePermission(_ownPid, held: true, out _);
+        _ = _processes.ResolvePermission(_ownPid, held: false, out _);   // a live process: the full read of its facts
+        _ = _processes.Resolve(_ownPid, Fanotify.FAN_NOPIDFD, out _);
+        _ = _processes.Resolve(int.MaxValue, Fanotify.FAN_EPIDFD, out _);   // gone, never seen: the history's paths
 
         if (_settings.Kind == GroupKind.FileDescriptor)
         {
             // Pid 1 twice: read before its first verdict, answered first the second time.
-            Span<byte> batch = stackalloc byte[Fanotify.FAN_EVENT_METADATA_LEN * 6];
-            int[] fds = [Libc.eventfd(0, Libc.EFD_CLOEXEC), Libc.eventfd(0, Libc.EFD_CLOEXEC), Libc.eventfd(0, Libc.EFD_CLOEXEC), Libc.eventfd(0, Libc.EFD_CLOEXEC), Libc.eventfd(0, Libc.EFD_CLOEXEC)];
+            Span<byte> batch = stackalloc byte[Fanotify.FAN_EVENT_METADATA_LEN * 8];
+            int[] fds = [Libc.eventfd(0, Libc.EFD_CLOEXEC), Libc.eventfd(0, Libc.EFD_CLOEXEC), Libc.eventfd(0, Libc.EFD_CLOEXEC), Libc.eventfd(0, Libc.EFD_CLOEXEC), Libc.eventfd(0, Libc.EFD_CLOEXEC),
+                Libc.eventfd(0, Libc.EFD_CLOEXEC), Libc.eventfd(0, Libc.EFD_CLOEXEC)];
             SyntheticEvents.WriteRecord(batch, 0, Fanotify.FAN_OPEN_PERM, fds[0], 1);
             SyntheticEvents.WriteRecord(batch, 1, Fanotify.FAN_OPEN_EXEC_PERM, fds[1], _ownPid);
             SyntheticEvents.WriteRecord(batch, 2, Fanotify.FAN_CLOSE_WRITE, fds[2], 0);
             SyntheticEvents.WriteRecord(batch, 3, Fanotify.FAN_OPEN, fds[3], int.MaxValue);
             SyntheticEvents.WriteRecord(batch, 4, Fanotify.FAN_Q_OVERFLOW, Fanotify.FAN_NOFD, 0);
             SyntheticEvents.WriteRecord(batch, 5, Fanotify.FAN_OPEN_PERM, fds[4], 1);
+            // An exec (its program unreadable: an eventfd) of a pid that does not exist, then its next exec and a file event.
+            SyntheticEvents.WriteRecord(batch, 6, Fanotify.FAN_OPEN_EXEC, fds[5], int.MaxValue);
+            SyntheticEvents.WriteRecord(batch, 7, Fanotify.FAN_OPEN_EXEC | Fanotify.FAN_OPEN, fds[6], int.MaxValue);
             HandleBatch(batch, groupFd);
+            _ = ProgramImage.ScriptInterpreter("/bin/sh -e\n"u8);
         }
         else
         {
@@ -40,6 +48,10 @@ internal sealed partial class Responder
             HandleBatch(fid.Slice(0, length), groupFd);
             length = SyntheticEvents.FidEvent(fid, Fanotify.FAN_DELETE_SELF, int.MaxValue);
             HandleBatch(fid.Slice(0, length), groupFd);
+            length = SyntheticEvents.FidEvent(fid, Fanotify.FAN_OPEN_EXEC, int.MaxValue);
+            HandleBatch(fid.Slice(0, length), groupFd);
+            HandleBatch(fid.Slice(0, length), groupFd);
+            _ = ProgramImage.IsElfInterpreterName("ld-linux-x86-64.so.2");
         }
 
         // The deny path (with and without an errno) and the policy matcher, against an fd the group does not know.
@@ -60,11 +72,13 @@ internal sealed partial class Responder
         _ = HasNoLinks(groupFd);
         _ = _links.FdPath(groupFd);   // how HandleResolver and MountTranslator name a reopened file
         _settings.Mounts?.WarmUp();
-        _ = HasExited(groupFd);
+        _ = ProcessTable.HasExited(groupFd);
         _ = Marshal.GetLastPInvokeError();
+        _processes.QueueDrained(0);
+        _processes.Forget(int.MaxValue);
         _buffer.DiscardPending();
 
-        _eventCount = _droppedCount = _overflowCount = _ownEventCount = _filteredCount = _unnamedCount = 0;
+        _eventCount = _droppedCount = _overflowCount = _ownEventCount = _filteredCount = _unnamedCount = _execEventCount = 0;
         _allowedCount = _deniedCount = _wouldDenyCount = 0;
         Volatile.Write(ref _failureWhat, null);
     }

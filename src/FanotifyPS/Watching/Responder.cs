@@ -56,7 +56,7 @@ internal sealed unsafe partial class Responder : IDisposable
     private readonly ResponderSettings _settings;
     private readonly int _ownPid = Environment.ProcessId;
     private Slot[] _slots = new Slot[MaxEventsPerRead + 1];
-    private readonly ProcessResolver _processes = new();
+    private readonly ProcessTable _processes;
     private readonly LinkBuffer _links = new();
     private readonly ManualResetEventSlim _ready = new(false);
     private readonly long _spinTicks;
@@ -76,6 +76,7 @@ internal sealed unsafe partial class Responder : IDisposable
     private long _wouldDenyCount;
     private long _lostCount;
     private long _unnamedCount;
+    private long _execEventCount;
     private int _failureErrno;
     private string? _failureWhat;
     private MalformedReason _malformed;
@@ -89,6 +90,7 @@ internal sealed unsafe partial class Responder : IDisposable
         _stopEvent = stopEvent;
         _buffer = buffer;
         _settings = settings;
+        _processes = settings.Processes;
         _readBuffer = (byte*)NativeMemory.AlignedAlloc(ReadBufferSize, 8);
         _statx = (byte*)NativeMemory.AlignedAlloc(Libc.StatxSize, 8);
         _spinTicks = settings.SpinMicroseconds * System.Diagnostics.Stopwatch.Frequency / 1_000_000;
@@ -112,6 +114,12 @@ internal sealed unsafe partial class Responder : IDisposable
     public long LostCount => Volatile.Read(ref _lostCount);
     /// <summary>Of FilteredCount: left out by -Exe/-ExcludeExe because the process had exited before it could be named.</summary>
     public long UnnamedCount => Volatile.Read(ref _unnamedCount);
+
+    /// <summary>Exec events of the exec marks, read to name processes and not reported (the user did not ask for them).</summary>
+    public long ExecEventCount => Volatile.Read(ref _execEventCount);
+
+    /// <summary>Every exec mark is placed (at this history sequence): see <see cref="ProcessTable.MarksPlaced"/>.</summary>
+    public void MarksPlaced(long sequence) => _processes.MarksPlaced(sequence);
 
     /// <summary>Why the responder ended on its own; null while running or after a requested stop.</summary>
     /// <remarks>Composed here, on the reader's thread: the responder formats nothing.</remarks>
@@ -329,6 +337,7 @@ internal sealed unsafe partial class Responder : IDisposable
     /// <summary>Reads and handles one batch.</summary>
     private BatchResult ReadBatch(int groupFd)
     {
+        long sequence = _settings.History?.Sequence ?? 0;
         nint length = Libc.read(groupFd, _readBuffer, _readSize);
         if (length < 0)
         {
@@ -336,6 +345,8 @@ internal sealed unsafe partial class Responder : IDisposable
             switch (errno)
             {
                 case Errno.EAGAIN:
+                    _processes.QueueDrained(sequence);
+                    return BatchResult.Empty;
                 case Errno.EINTR:
                     return BatchResult.Empty;
                 case Errno.EMFILE:
@@ -360,6 +371,7 @@ internal sealed unsafe partial class Responder : IDisposable
     private bool HandleBatch(ReadOnlySpan<byte> batch, int groupFd)
     {
         // Pass 1: verdicts, before any other work.
+        _processes.BeginBatch();
         var reader = new FanotifyEventReader(batch);
         int index = 0;
         while (reader.TryRead(out FanotifyEventRecord record))

@@ -18,6 +18,18 @@ internal sealed class ResponderSettings
     public HandleResolver? Handles { get; init; }
     /// <summary>Where rules and the Tree judge a file opened through another mount; null for Mount scope (or no file handles).</summary>
     public MountTranslator? Mounts { get; init; }
+
+    /// <summary>The events the user asked this group for; any other bit (the exec marks' FAN_OPEN_EXEC) is not reported.</summary>
+    public ulong RequestedEvents { get; init; }
+
+    /// <summary>Who each process is: fed by the exec events of this group's queue. Owned by the responder.</summary>
+    public required ProcessTable Processes { get; init; }
+
+    /// <summary>Which FAN_OPEN_EXEC events the user's own marks ask for (null: the user asked for none).</summary>
+    public ExecScope? ExecScope { get; init; }
+
+    /// <summary>The process connector's history, whose sequence a read notes before it starts; null without one.</summary>
+    public ProcessHistory? History { get; init; }
 }
 
 internal enum GroupKind

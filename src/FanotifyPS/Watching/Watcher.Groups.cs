@@ -30,6 +30,20 @@ internal sealed partial class Watcher
 
         _stopEvent = new FileDescriptorHandle(stopFd);
         (ulong FsId, int Fd, string Path)[] mounts = OpenMountFds(spec.Paths);
+
+        // Attribution: the programs' filesystems (their descriptors before any mark), then the processes running now.
+        _programs = ProgramFileSystems.Find();
+        if (handleEvents != FanotifyEventType.None)
+        {
+            _programs.OpenDescriptors();
+        }
+
+        ProcessHistory? history = null;
+        Action? drainHistory = null;
+        long startSequence = history?.Sequence ?? 0;
+        Dictionary<int, ProcessInfo> running = ProcessTable.ScanRunning();
+        ExecScope? execScope = (spec.Events & FanotifyEventType.OpenExec) != 0 ? new ExecScope(spec.Scope, spec.Paths) : null;
+        ProcessTable NewTable() => new(history, drainHistory, startSequence, running);
         var groups = new List<(FileDescriptorHandle Group, FanotifyEventType Events, GroupKind Kind)>();
         if (fdEvents != FanotifyEventType.None)
         {
@@ -46,14 +60,14 @@ internal sealed partial class Watcher
             groups.Add((group, fdEvents, GroupKind.FileDescriptor));
             MountTranslator? translator = spec.Scope != FanotifyScope.Mount && (spec.Filter.HasTree || spec.Policy?.PathMask > 0)
                 ? MountTranslator.Create(mounts) : null;
-            StartResponder(group, GroupKind.FileDescriptor, spec, null, denyWithErrno, flags, translator);
+            StartResponder(group, GroupKind.FileDescriptor, spec, null, denyWithErrno, flags, translator, NewTable(), execScope, history, fdEvents);
         }
 
         if (handleEvents != FanotifyEventType.None)
         {
             FileDescriptorHandle group = FanotifyCalls.Open(GroupKind.FileHandle, false, false, spec.ThreadIds, out uint flags);
             groups.Add((group, handleEvents, GroupKind.FileHandle));
-            StartResponder(group, GroupKind.FileHandle, spec, new HandleResolver(mounts), false, flags, null);
+            StartResponder(group, GroupKind.FileHandle, spec, new HandleResolver(mounts, _programs.Descriptors), false, flags, null, NewTable(), null, history, handleEvents);
         }
 
         foreach ((FileDescriptorHandle group, FanotifyEventType events, GroupKind kind) in groups)
@@ -62,6 +76,8 @@ internal sealed partial class Watcher
             {
                 Mark(group, kind, path, spec, events, writeWarning);
             }
+
+            MarkPrograms(group, writeWarning);
 
             // -ExcludePath without wildcards: an ignore mark, so that the kernel does not even queue those
             // events. Not where a rule may deny: an ignored permission event never reaches the policy.
@@ -73,10 +89,37 @@ internal sealed partial class Watcher
                 }
             }
         }
+
+        long marksPlaced = history?.Sequence ?? 0;
+        foreach (Responder responder in _responders)
+        {
+            responder.MarksPlaced(marksPlaced);
+        }
+    }
+
+    /// <summary>FAN_OPEN_EXEC on every program filesystem: each exec is read in this group's queue before what the process does next.</summary>
+    private void MarkPrograms(FileDescriptorHandle group, Action<string> writeWarning)
+    {
+        int marked = _programs!.Mark(group, out int errno);
+        if (marked == 0 && errno == Errno.EINVAL)
+        {
+            WarnOnce(ref s_warnedNoExecEvents, writeWarning,
+                $"{FanotifyCalls.KernelRelease()} has no exec events (FAN_OPEN_EXEC, Linux 4.19): processes that exit before their events are read are named less often. Names stay correct: an event whose process is not known has an empty Exe (ProcessSource Unknown).");
+        }
+    }
+
+    private static int s_warnedNoExecEvents;
+
+    private static void WarnOnce(ref int warned, Action<string> writeWarning, string message)
+    {
+        if (Interlocked.Exchange(ref warned, 1) == 0)
+        {
+            writeWarning(message);
+        }
     }
 
     private void StartResponder(FileDescriptorHandle group, GroupKind kind, WatchSpec spec, HandleResolver? handles, bool denyWithErrno,
-        uint groupFlags, MountTranslator? mounts)
+        uint groupFlags, MountTranslator? mounts, ProcessTable processes, ExecScope? execScope, ProcessHistory? history, FanotifyEventType requested)
     {
         var responder = new Responder(group, _stopEvent!, _queue, new ResponderSettings
         {
@@ -92,6 +135,10 @@ internal sealed partial class Watcher
             FdsPerEvent = (kind == GroupKind.FileDescriptor ? 1 : 0) + ((groupFlags & Fanotify.FAN_REPORT_PIDFD) != 0 ? 1 : 0),
             Handles = handles,
             Mounts = mounts,
+            Processes = processes,
+            ExecScope = execScope,
+            History = history,
+            RequestedEvents = (ulong)requested,
         });
         _responders.Add(responder);
         Interlocked.Increment(ref _running);

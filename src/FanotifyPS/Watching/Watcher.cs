@@ -53,6 +53,7 @@ internal sealed partial class Watcher : IDisposable
     private readonly LossWarnings _losses;
     private readonly List<Responder> _responders = [];
     private readonly List<FileDescriptorHandle> _mountFds = [];
+    private ProgramFileSystems? _programs;
     private readonly object _stateLock = new();
     private FileDescriptorHandle? _stopEvent;
     private StopSignalGuard? _stopGuard;
@@ -123,6 +124,8 @@ internal sealed partial class Watcher : IDisposable
     public long WouldDenyCount => Sum(r => r.WouldDenyCount);
 
     public long OwnEventCount => Sum(r => r.OwnEventCount);
+
+    public long ExecEventCount => Sum(r => r.ExecEventCount);
 
     /// <summary>Of FilteredCount: left out by -Exe/-ExcludeExe because the process had exited before it could be named.</summary>
     public long UnnamedCount => Sum(r => r.UnnamedCount);
@@ -206,6 +209,8 @@ internal sealed partial class Watcher : IDisposable
             {
                 fd.Dispose();
             }
+
+            _programs?.Dispose();
 
             Interlocked.Exchange(ref _stopGuard, null)?.Dispose();
         }

@@ -1,0 +1,625 @@
+using System;
+using System.Collections.Generic;
+using FanotifyPS.Interop;
+
+namespace FanotifyPS.Watching;
+
+/// <summary>
+/// Who each pid is at the current position of one group's queue: a responder's own table, fed by the exec events
+/// of that queue (read in order with the file events), by /proc while a process runs, and by the process connector's
+/// history (forks, reuse of a pid). It names an event's process only when it is sure; otherwise Unknown.
+/// </summary>
+/// <remarks>
+/// Why each source can be trusted, and when not:
+/// - An exec event precedes, in the same queue, everything its process did after it: an entry made from it is the
+///   program for every later event of that pid, unless the pid was reused meanwhile (the history tells: one life
+///   since the watch started), or the process exec'd a program on a filesystem without an exec mark (then the
+///   entry is stale and nothing here can tell: see README, "Attribution").
+/// - A permission event holds its process: /proc is exact then.
+/// - /proc for a notification event is read after the fact: if the process exec'd since, /proc names the new
+///   program. So /proc is used only where the history says the process did not exec since the watch started, or
+///   its exe link still equals the entry's.
+/// - A fork that did not exec has its parent's program at the fork: the parent's entry is used when the history
+///   says the parent did not exec between the fork and the child's exit.
+/// Without the history (no process connector, or it lost messages) a gone process is named only by a zombie whose
+/// start time matches: a pid may have been reused.
+/// Single-threaded: only the responder that owns it calls it.
+/// </remarks>
+internal sealed unsafe class ProcessTable : IDisposable
+{
+    internal const int PruneAbove = 4096;
+    private const int MaxInheritanceDepth = 8;
+    private const int ImageBufferSize = 4096;
+    private const long DrainedMarkTicks = 100 * TimeSpan.TicksPerMillisecond;
+
+    private readonly ProcessResolver _proc = new();
+    private readonly Dictionary<int, Entry> _entries = new(1024);
+    private readonly ProcessHistory? _history;
+    private readonly Action? _drain;
+    private readonly int _consumer = -1;
+    private readonly long _startSequence;
+    private long _marksPlacedSequence = long.MaxValue;
+    private bool _drainedInBatch;
+    private long _lastDrainedMark;
+    private int _pruneAbove = PruneAbove;
+    private byte* _image = (byte*)System.Runtime.InteropServices.NativeMemory.Alloc(ImageBufferSize);
+    private byte* _statx = (byte*)System.Runtime.InteropServices.NativeMemory.AlignedAlloc(Libc.StatxSize, 8);
+
+    /// <param name="history">The process connector's history, or null where it is unavailable.</param>
+    /// <param name="drain">Reads what the connector has queued, so that the history holds every message sent so far.</param>
+    /// <param name="running">The processes found running at the start (shared, read-only).</param>
+    public ProcessTable(ProcessHistory? history, Action? drain, long startSequence, IReadOnlyDictionary<int, ProcessInfo>? running)
+    {
+        _history = history;
+        _drain = drain;
+        _startSequence = startSequence;
+        if (history is not null)
+        {
+            _consumer = history.AddConsumer();
+        }
+
+        foreach ((int pid, ProcessInfo facts) in running ?? new Dictionary<int, ProcessInfo>())
+        {
+            _entries[pid] = new Entry { Facts = facts, FromScan = true };
+        }
+    }
+
+    public int Count => _entries.Count;
+
+    /// <summary>The processes running now, read from /proc (at the start of a watch, before its exec marks).</summary>
+    public static Dictionary<int, ProcessInfo> ScanRunning()
+    {
+        var running = new Dictionary<int, ProcessInfo>(512);
+        using var proc = new ProcessResolver();
+        string[] directories;
+        try
+        {
+            directories = System.IO.Directory.GetDirectories("/proc");
+        }
+        catch (Exception e) when (e is System.IO.IOException or UnauthorizedAccessException)
+        {
+            return running;
+        }
+
+        foreach (string directory in directories)
+        {
+            if (int.TryParse(System.IO.Path.GetFileName(directory), System.Globalization.NumberStyles.None,
+                    System.Globalization.CultureInfo.InvariantCulture, out int pid) &&
+                proc.ReadRunning(pid) is { } facts)
+            {
+                running[pid] = facts;
+            }
+        }
+
+        return running;
+    }
+
+    /// <summary>Exec events of this queue so far.</summary>
+    public long ExecCount { get; private set; }
+
+    /// <summary>Every exec mark is placed: an exec after this sequence raised an exec event in the queue.</summary>
+    public void MarksPlaced(long sequence) => System.Threading.Volatile.Write(ref _marksPlacedSequence, sequence);
+
+    private bool Degraded => _history is null || (_history.FirstLossSequence != 0 && _history.FirstLossSequence > _startSequence);
+
+    /// <summary>A new batch: the history is drained again before its first use.</summary>
+    public void BeginBatch() => _drainedInBatch = false;
+
+    /// <summary>
+    /// The pid's facts were read from /proc already, and the history can tell later whether they are still its: a
+    /// permission event of it may be answered before it is read again. Without the history, every one is read first.
+    /// </summary>
+    public bool Knows(int pid) => !Degraded && _entries.TryGetValue(pid, out Entry? entry) && entry.Facts.IsRead;
+
+    /// <summary>
+    /// The queue was empty after a read that began at <paramref name="sequence"/>: every event of a process that
+    /// ended before it has been read. Lets the history forget, and forgets entries of such processes.
+    /// </summary>
+    public void QueueDrained(long sequence)
+    {
+        long now = DateTime.UtcNow.Ticks;
+        if (now - _lastDrainedMark < DrainedMarkTicks)
+        {
+            return;
+        }
+
+        _lastDrainedMark = now;
+        _history?.MarkDrained(_consumer, sequence);
+        if (_entries.Count > _pruneAbove)
+        {
+            Prune(sequence);
+            _pruneAbove = Math.Max(PruneAbove, _entries.Count * 2);   // as many processes run: do not prune at every read
+        }
+    }
+
+    /// <summary>Notes an exec event of pid: the program the process runs from here on in this queue.</summary>
+    /// <param name="fd">The event's fd (a file-descriptor group), or -1 (a file-handle group: only the name is known).</param>
+    public void OnExec(int pid, int fd, string path)
+    {
+        ExecCount++;
+        if (!_entries.TryGetValue(pid, out Entry? entry))
+        {
+            entry = new Entry();
+            _entries[pid] = entry;
+        }
+
+        if (fd < 0)
+        {
+            OnExecByName(pid, path, entry);
+            return;
+        }
+
+        if (entry.LastWasExec && entry.Awaiting != Awaiting.None)
+        {
+            bool matches = entry.Awaiting == Awaiting.Any ||
+                (entry.AwaitedFile != default && ReadFileId(fd) == entry.AwaitedFile) ||
+                System.IO.Path.GetFileName(path.AsSpan()).SequenceEqual(entry.AwaitedName);
+            if (matches && entry.Awaiting == Awaiting.ElfInterpreter)
+            {
+                entry.Awaiting = Awaiting.None;   // ld.so: the program stays
+                return;
+            }
+
+            if (matches)
+            {
+                // A script's interpreter (or binfmt_misc's) becomes the program; the name stays the script's.
+                entry.Facts = ExecFacts(pid, path, entry.Facts.Name, entry, IsSetId(fd));
+                Await(entry, fd);
+                return;
+            }
+        }
+
+        NewExec(pid, path, entry, IsSetId(fd));
+        Await(entry, fd);
+    }
+
+    /// <summary>
+    /// A file-handle group's exec event: the file cannot be read, so ld.so is known by its name, and an exec right after
+    /// another of the same pid with no ld.so between is a script's interpreter.
+    /// </summary>
+    private void OnExecByName(int pid, string path, Entry entry)
+    {
+        if (entry.LastWasExec)
+        {
+            if (ProgramImage.IsElfInterpreterName(System.IO.Path.GetFileName(path.AsSpan())))
+            {
+                entry.SawInterpreter = true;
+                return;
+            }
+
+            if (!entry.SawInterpreter)
+            {
+                entry.Facts = ExecFacts(pid, path, entry.Facts.Name, entry, setId: true);
+                return;
+            }
+        }
+
+        NewExec(pid, path, entry, setId: true);
+        entry.Awaiting = Awaiting.None;
+    }
+
+    private void NewExec(int pid, string path, Entry entry, bool setId)
+    {
+        ProcessInfo before = entry.Facts;
+        entry.Facts = ExecFacts(pid, path, string.Empty, entry, setId);
+        entry.FromScan = false;
+        entry.BeforeExec = before;
+        entry.LastWasExec = true;
+        entry.SawInterpreter = false;
+    }
+
+    /// <summary>
+    /// The process of a permission event, from /proc (cached by exe link): exact while it is held in its syscall
+    /// (<paramref name="held"/>: before the verdict). Read after the verdict, a process that runs another program
+    /// than the table's exec entry has exec'd since the event: the entry holds.
+    /// </summary>
+    public ProcessInfo ResolvePermission(int pid, bool held, out bool isGone)
+    {
+        ProcessInfo live = _proc.Resolve(pid, out isGone);
+        _entries.TryGetValue(pid, out Entry? entry);
+        if (isGone)
+        {
+            // Exiting (its mm is gone): what the table knows of it, if it is the same process.
+            return entry is not null && (held || IsSameLife(pid, entry)) ? entry.Facts : ProcessInfo.Unknown;
+        }
+
+        if (live.Exe.Length == 0)
+        {
+            return live;   // a kernel thread
+        }
+
+        if (entry is null)
+        {
+            _entries[pid] = new Entry { Facts = live };
+            return live;
+        }
+
+        bool sameProgram = string.Equals(entry.Facts.Exe, live.Exe, StringComparison.Ordinal);
+        if (entry.Facts.Source == ProcessSource.Exec && !sameProgram)
+        {
+            if (entry.Awaiting != Awaiting.None)
+            {
+                return live;   // mid-execve: /proc still names the old program, which is the one that opened
+            }
+
+            if (!held)
+            {
+                return entry.Facts;   // answered, then exec'd: the exec event comes later in the queue
+            }
+        }
+
+        // The same program (now read in full), or an entry that an exec the table missed made stale.
+        entry.Facts = live;
+        entry.FromScan = false;
+        return live;
+    }
+
+    /// <summary>The process of a notification event, read after the fact.</summary>
+    /// <param name="pidFd">The event's pidfd, FAN_EPIDFD (gone), or FAN_NOPIDFD/-1 (not reported).</param>
+    public ProcessInfo Resolve(int pid, int pidFd, out bool isGone)
+    {
+        bool? exited = pidFd == Fanotify.FAN_EPIDFD ? true : pidFd >= 0 ? HasExited(pidFd) : null;
+        if (!_entries.TryGetValue(pid, out Entry? entry))
+        {
+            return FromHistory(pid, exited, out isGone);
+        }
+
+        Settle(entry);
+        if (entry.Facts.Source == ProcessSource.Unknown)
+        {
+            isGone = exited ?? !_proc.TryReadExe(pid, out _);
+            return entry.Facts;
+        }
+
+        if (exited != true && _proc.TryReadExe(pid, out ReadOnlySpan<byte> link))
+        {
+            isGone = false;
+            if (link.SequenceEqual(entry.Facts.Link))
+            {
+                if (entry.Facts.CommandLine.Length == 0 && entry.Facts.Source == ProcessSource.Exec)
+                {
+                    // Made from an exec event: now that the process is seen running it, read the rest once.
+                    entry.Facts = Enrich(pid, entry.Facts);
+                }
+
+                return entry.Facts;
+            }
+
+            // It runs another program now: exec'd after this event (the exec event comes later in the queue), or
+            // the pid is another process's.
+            return IsSameLife(pid, entry) ? entry.Facts : ProcessInfo.Unknown;
+        }
+
+        isGone = true;
+        return IsSameLife(pid, entry) ? entry.Facts : ProcessInfo.Unknown;
+    }
+
+    /// <summary>Forgets a pid (the warm-up's).</summary>
+    public void Forget(int pid) => _entries.Remove(pid);
+
+    /// <summary>A non-exec event of the process: an exec still waiting for its next file has ended.</summary>
+    private static void Settle(Entry entry)
+    {
+        entry.LastWasExec = false;
+        switch (entry.Awaiting)
+        {
+            case Awaiting.Any:
+                // Neither ELF nor #!, and no interpreter followed: the execve failed (ENOEXEC); the program is the old one.
+                entry.Facts = entry.BeforeExec ?? ProcessInfo.Unknown;
+                break;
+            case Awaiting.Script:
+                // A script whose interpreter never came (merged with an earlier identical event, or the execve failed).
+                entry.Facts = ProcessInfo.Unknown;
+                break;
+        }
+
+        entry.Awaiting = Awaiting.None;
+        entry.BeforeExec = null;
+    }
+
+    /// <summary>The entry's facts still belong to the process that raised the event.</summary>
+    private bool IsSameLife(int pid, Entry entry)
+    {
+        if (Degraded)
+        {
+            // A zombie (or the running process) with the entry's start time is the same process.
+            return entry.Facts.StartTicks != 0 && _proc.TryReadStat(pid, out _, out ulong startTicks) && startTicks == entry.Facts.StartTicks;
+        }
+
+        DrainOnce();
+        ProcessLife[] lives = _history!.LivesSince(pid, _startSequence);
+        if (lives.Length > 1)
+        {
+            return false;   // the pid was reused: which life raised the event is not known
+        }
+
+        if (entry.FromScan && lives.Length == 1)
+        {
+            // Read at the start, before every exec mark was placed: an exec in between raised no exec event.
+            long marks = System.Threading.Volatile.Read(ref _marksPlacedSequence);
+            foreach (long exec in lives[0].Execs)
+            {
+                if (exec > _startSequence && exec <= marks)
+                {
+                    return false;
+                }
+            }
+        }
+
+        return true;
+    }
+
+    /// <summary>A pid with no entry: a fork that did not exec (its parent's program), or one that ran before the watch.</summary>
+    private ProcessInfo FromHistory(int pid, bool? exited, out bool isGone)
+    {
+        isGone = exited ?? !_proc.TryReadExe(pid, out _);
+        if (Degraded)
+        {
+            return ProcessInfo.Unknown;
+        }
+
+        DrainOnce();
+        ProcessLife[] lives = _history!.LivesSince(pid, _startSequence);
+        if (lives.Length == 0 && !isGone && _proc.ReadRunning(pid) is { } running)
+        {
+            // Neither forked, exec'd nor exited since the start (a thread of a process, with -ThreadId): it runs what it ran.
+            _entries[pid] = new Entry { Facts = running };
+            return running;
+        }
+
+        if (lives.Length != 1 || lives[0].ForkSequence == 0)
+        {
+            // None: gone without a trace. Two: the pid was reused. Forked before the listener: its exec or its fork is unseen.
+            return ProcessInfo.Unknown;
+        }
+
+        ProcessInfo facts = Inherit(pid, lives[0], 0);
+        if (facts.Source != ProcessSource.Unknown)
+        {
+            _entries[pid] = new Entry { Facts = facts };
+        }
+
+        return facts;
+    }
+
+    /// <summary>The parent's program at the fork, if the parent did not exec while the child lived.</summary>
+    private ProcessInfo Inherit(int pid, ProcessLife life, int depth)
+    {
+        long marks = System.Threading.Volatile.Read(ref _marksPlacedSequence);
+        foreach (long exec in life.Execs)
+        {
+            if (exec <= marks)
+            {
+                return ProcessInfo.Unknown;   // it exec'd before its exec could be seen: no fork facts hold
+            }
+        }
+
+        int parent = life.ParentProcessId;
+        ProcessLife[] parentLives = _history!.LivesSince(parent, life.ForkSequence);
+        if (parentLives.Length > 1 || (parentLives.Length == 1 && parentLives[0].FirstSequence > life.ForkSequence))
+        {
+            return ProcessInfo.Unknown;   // the parent's pid was reused since the fork
+        }
+
+        // No life: a parent that ran before the listener and has not exec'd or exited since.
+        ProcessLife? parentLife = parentLives.Length == 1 ? parentLives[0] : null;
+        long childEnd = life.ExitSequence == 0 ? long.MaxValue : life.ExitSequence;
+        foreach (long exec in parentLife?.Execs ?? [])
+        {
+            if (exec > life.ForkSequence && exec < childEnd)
+            {
+                return ProcessInfo.Unknown;   // the parent changed program while the child ran: which one it had is not known here
+            }
+        }
+
+        ProcessInfo? parentFacts = null;
+        if (_entries.TryGetValue(parent, out Entry? parentEntry))
+        {
+            Settle(parentEntry);
+            if (parentEntry.Facts.Source != ProcessSource.Unknown && IsSameLife(parent, parentEntry))
+            {
+                parentFacts = parentEntry.Facts;
+            }
+        }
+        else if (depth < MaxInheritanceDepth && parentLife is not null && parentLife.ForkSequence != 0)
+        {
+            parentFacts = Inherit(parent, parentLife, depth + 1);
+        }
+
+        if (parentFacts is null || parentFacts.Source == ProcessSource.Unknown)
+        {
+            return ProcessInfo.Unknown;
+        }
+
+        return new ProcessInfo(parentFacts.Link, parentFacts.Exe, parentFacts.Name, parentFacts.CommandLine, parent, parentFacts.UserId, pid)
+        {
+            Source = ProcessSource.Inherited,
+            IsRead = false,
+            Sequence = _history.Sequence,
+        };
+    }
+
+    /// <summary>The facts of an exec: the program file; the rest from /proc if the process is seen running it.</summary>
+    /// <param name="setId">The program may change the user (set-user-ID or set-group-ID, or not known).</param>
+    private ProcessInfo ExecFacts(int pid, string path, string name, Entry entry, bool setId)
+    {
+        if (_proc.ReadRunning(pid) is { } running && string.Equals(running.Exe, path, StringComparison.Ordinal))
+        {
+            return new ProcessInfo(running.Link, running.Exe, name.Length > 0 ? name : running.Name, running.CommandLine,
+                running.ParentProcessId, running.UserId, running.ProcessId)
+            {
+                Source = ProcessSource.Exec,
+                StartTicks = running.StartTicks,
+                Sequence = _history?.Sequence ?? 0,
+            };
+        }
+
+        // Gone already (or still in its execve). An exec keeps the parent and, unless the program is set-ID, the
+        // user: those of the facts before it, when they were this process's.
+        ProcessInfo before = entry.Facts;
+        bool sameProcess = before.Source != ProcessSource.Unknown && !Degraded && IsSameLife(pid, entry);
+        return new ProcessInfo(System.Text.Encoding.UTF8.GetBytes(path), path, name.Length > 0 ? name : CommOf(path), string.Empty,
+            sameProcess ? before.ParentProcessId : ParentOf(pid), sameProcess && !setId ? before.UserId : -1, pid)
+        {
+            Source = ProcessSource.Exec,
+            IsRead = false,
+            StartTicks = sameProcess ? before.StartTicks : 0,
+            Sequence = _history?.Sequence ?? 0,
+        };
+    }
+
+    /// <summary>The parent at the fork of pid's only life since the start; 0 when not known.</summary>
+    private int ParentOf(int pid)
+    {
+        if (Degraded)
+        {
+            return 0;
+        }
+
+        DrainOnce();
+        ProcessLife[] lives = _history!.LivesSince(pid, _startSequence);
+        return lives.Length == 1 ? lives[0].ParentProcessId : 0;
+    }
+
+    private bool IsSetId(int fd)
+    {
+        const ushort S_ISUID = 0x800, S_ISGID = 0x400;
+        byte emptyPath = 0;
+        return Libc.statx(fd, &emptyPath, Libc.AT_EMPTY_PATH, Libc.STATX_MODE, _statx) != 0 ||
+            (*(ushort*)(_statx + Libc.StatxModeOffset) & (S_ISUID | S_ISGID)) != 0;
+    }
+
+    /// <summary>An exec entry's facts completed from /proc, the program unchanged.</summary>
+    private ProcessInfo Enrich(int pid, ProcessInfo facts)
+    {
+        if (_proc.ReadRunning(pid) is not { } running || !string.Equals(running.Exe, facts.Exe, StringComparison.Ordinal))
+        {
+            return facts;
+        }
+
+        return new ProcessInfo(running.Link, running.Exe, facts.Name, running.CommandLine, running.ParentProcessId, running.UserId, running.ProcessId)
+        {
+            Source = ProcessSource.Exec,
+            StartTicks = running.StartTicks,
+            Sequence = facts.Sequence,
+        };
+    }
+
+    /// <summary>What the kernel will open next in this execve, read from the program through the event's fd.</summary>
+    private void Await(Entry entry, int fd)
+    {
+        entry.AwaitedFile = default;
+        entry.AwaitedName = string.Empty;
+        ProgramKind kind = ProgramImage.Classify(fd, _image, ImageBufferSize, out ReadOnlySpan<byte> next);
+        entry.Awaiting = kind switch
+        {
+            ProgramKind.ElfWithInterpreter => Awaiting.ElfInterpreter,
+            ProgramKind.Script => Awaiting.Script,
+            ProgramKind.Other => Awaiting.Any,
+            _ => Awaiting.None,
+        };
+        if (!next.IsEmpty)
+        {
+            entry.AwaitedName = System.IO.Path.GetFileName(PathText.Decode(next));
+            entry.AwaitedFile = StatFile(next);
+        }
+    }
+
+    /// <summary>The interpreter's identity, resolved from here (a process in another mount namespace may see another file: its name then decides).</summary>
+    private FileId StatFile(ReadOnlySpan<byte> path)
+    {
+        Span<byte> terminated = stackalloc byte[path.Length + 1];
+        path.CopyTo(terminated);
+        terminated[path.Length] = 0;
+        fixed (byte* p = terminated)
+        {
+            return Libc.statx(Libc.AT_FDCWD, p, 0, Libc.STATX_INO, _statx) == 0 ? FileId.FromStatx(_statx) : default;
+        }
+    }
+
+    private FileId ReadFileId(int fd)
+    {
+        byte emptyPath = 0;
+        return Libc.statx(fd, &emptyPath, Libc.AT_EMPTY_PATH, Libc.STATX_INO, _statx) == 0 ? FileId.FromStatx(_statx) : default;
+    }
+
+    /// <summary>comm as exec sets it: the file name, cut to TASK_COMM_LEN - 1 bytes.</summary>
+    private static string CommOf(string path)
+    {
+        string name = System.IO.Path.GetFileName(path);
+        return name.Length > 15 ? name.Substring(0, 15) : name;
+    }
+
+    private void DrainOnce()
+    {
+        if (!_drainedInBatch)
+        {
+            _drainedInBatch = true;
+            _drain?.Invoke();
+        }
+    }
+
+    internal static bool HasExited(int pidFd)
+    {
+        var fd = new Libc.pollfd { fd = pidFd, events = Libc.POLLIN };
+        return Libc.poll(&fd, 1, 0) > 0 && (fd.revents & Libc.POLLIN) != 0;
+    }
+
+    /// <summary>Forgets entries of processes that ended before <paramref name="sequence"/> (or, without history, that are gone).</summary>
+    private void Prune(long sequence)
+    {
+        List<int>? gone = null;
+        foreach ((int pid, Entry _) in _entries)
+        {
+            bool ended = _history is null
+                ? !_proc.TryReadStat(pid, out _, out _)
+                : _history.LivesSince(pid, sequence).Length == 0 && !_proc.TryReadStat(pid, out _, out _);
+            if (ended)
+            {
+                (gone ??= []).Add(pid);
+            }
+        }
+
+        foreach (int pid in gone ?? [])
+        {
+            _entries.Remove(pid);
+        }
+    }
+
+    public void Dispose()
+    {
+        if (_history is not null && _consumer >= 0)
+        {
+            _history.RemoveConsumer(_consumer);
+        }
+
+        _entries.Clear();
+        _proc.Dispose();
+        System.Runtime.InteropServices.NativeMemory.Free(_image);
+        System.Runtime.InteropServices.NativeMemory.AlignedFree(_statx);
+        _image = _statx = null;
+    }
+
+    private enum Awaiting
+    {
+        None,
+        /// <summary>An ELF program's PT_INTERP: the program stays.</summary>
+        ElfInterpreter,
+        /// <summary>A #! script's interpreter: it becomes the program.</summary>
+        Script,
+        /// <summary>Neither ELF nor #!: an interpreter (binfmt_misc) or nothing (the execve fails).</summary>
+        Any,
+    }
+
+    private sealed class Entry
+    {
+        public ProcessInfo Facts = ProcessInfo.Unknown;
+        public bool FromScan;
+        public bool LastWasExec;
+        public bool SawInterpreter;
+        public Awaiting Awaiting;
+        public FileId AwaitedFile;
+        public string AwaitedName = string.Empty;
+        public ProcessInfo? BeforeExec;
+    }
+}
