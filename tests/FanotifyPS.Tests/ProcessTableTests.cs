@@ -1,0 +1,190 @@
+using System;
+using FanotifyPS.Interop;
+using FanotifyPS.Watching;
+using Xunit;
+
+namespace FanotifyPS.Tests;
+
+/// <summary>
+/// The rules of the process table on a synthetic history, with pids that cannot exist (above pid_max), so that
+/// /proc has nothing to say and only the exec events and the history decide. The real workloads are in
+/// tests/Pester/Attribution.Tests.ps1.
+/// </summary>
+public sealed class ProcessTableTests : IDisposable
+{
+    private const int Parent = 5_000_001;
+    private const int Child = 5_000_002;
+    private const int Grandchild = 5_000_003;
+    private readonly ProcessHistory _history = new();
+    private readonly ProcessTable _table;
+
+    public ProcessTableTests()
+    {
+        _table = new ProcessTable(_history, null, _history.Sequence, null);
+        _table.MarksPlaced(_history.Sequence);
+    }
+
+    [Fact]
+    public void An_exec_names_the_process_after_it_is_gone()
+    {
+        _history.OnFork(1, Parent, 0);
+        _history.OnExec(Parent);
+        _history.OnExit(Parent);
+        _table.OnExec(Parent, -1, "/usr/bin/rm");
+        ProcessInfo facts = Resolve(Parent);
+        Assert.Equal(ProcessSource.Exec, facts.Source);
+        Assert.Equal("/usr/bin/rm", facts.Exe);
+        Assert.Equal("rm", facts.Name);
+        Assert.Equal(1, facts.ParentProcessId);
+    }
+
+    [Fact]
+    public void A_shell_that_execs_its_last_command_is_named_by_each_program_in_turn()
+    {
+        _history.OnFork(1, Parent, 0);
+        _history.OnExec(Parent);
+        _history.OnExec(Parent);
+        _history.OnExit(Parent);
+        _table.OnExec(Parent, -1, "/usr/bin/bash");
+        Assert.Equal("/usr/bin/bash", Resolve(Parent).Exe);   // bash's own redirection, before the exec
+        _table.OnExec(Parent, -1, "/usr/bin/rm");
+        Assert.Equal("/usr/bin/rm", Resolve(Parent).Exe);
+    }
+
+    [Fact]
+    public void A_fork_that_did_not_exec_has_its_parents_program()
+    {
+        _history.OnFork(1, Parent, 0);
+        _history.OnExec(Parent);
+        _history.OnFork(Parent, Child, 0);
+        _history.OnExit(Child);
+        _history.OnExit(Parent);
+        _table.OnExec(Parent, -1, "/usr/bin/bash");
+        ProcessInfo facts = Resolve(Child);
+        Assert.Equal(ProcessSource.Inherited, facts.Source);
+        Assert.Equal("/usr/bin/bash", facts.Exe);
+        Assert.Equal(Parent, facts.ParentProcessId);
+        Assert.Equal(Child, facts.ProcessId);
+    }
+
+    [Fact]
+    public void A_fork_of_a_fork_inherits_through_both()
+    {
+        _history.OnFork(1, Parent, 0);
+        _history.OnExec(Parent);
+        _history.OnFork(Parent, Child, 0);
+        _history.OnFork(Child, Grandchild, 0);
+        _table.OnExec(Parent, -1, "/usr/bin/bash");
+        ProcessInfo facts = Resolve(Grandchild);
+        Assert.Equal(ProcessSource.Inherited, facts.Source);
+        Assert.Equal("/usr/bin/bash", facts.Exe);
+        Assert.Equal(Child, facts.ParentProcessId);
+    }
+
+    [Fact]
+    public void A_parent_that_execd_while_the_child_ran_leaves_the_child_unknown()
+    {
+        _history.OnFork(1, Parent, 0);
+        _history.OnExec(Parent);
+        _history.OnFork(Parent, Child, 0);
+        _history.OnExec(Parent);   // the parent became another program while the child lived
+        _history.OnExit(Child);
+        _table.OnExec(Parent, -1, "/usr/bin/bash");
+        _table.OnExec(Parent, -1, "/usr/bin/true");   // read before the child's event: which one the child had is not known
+        Assert.Equal(ProcessSource.Unknown, Resolve(Child).Source);
+    }
+
+    [Fact]
+    public void A_parent_that_execd_after_the_child_exited_still_gives_it_its_program()
+    {
+        _history.OnFork(1, Parent, 0);
+        _history.OnExec(Parent);
+        _history.OnFork(Parent, Child, 0);
+        _history.OnExit(Child);
+        _history.OnExec(Parent);
+        _table.OnExec(Parent, -1, "/usr/bin/bash");
+        Assert.Equal("/usr/bin/bash", Resolve(Child).Exe);
+    }
+
+    [Fact]
+    public void A_reused_pid_is_unknown_rather_than_the_other_process()
+    {
+        _history.OnFork(1, Parent, 0);
+        _history.OnExec(Parent);
+        _history.OnExit(Parent);
+        _history.OnFork(1, Parent, 0);   // the same pid, another process that did not exec
+        _history.OnExit(Parent);
+        _table.OnExec(Parent, -1, "/usr/bin/cat");
+        Assert.Equal(ProcessSource.Unknown, Resolve(Parent).Source);
+    }
+
+    [Fact]
+    public void A_file_handle_group_folds_ld_so_and_takes_a_scripts_interpreter()
+    {
+        _history.OnFork(1, Parent, 0);
+        _history.OnExec(Parent);
+        _table.OnExec(Parent, -1, "/tmp/s.sh");
+        _table.OnExec(Parent, -1, "/usr/bin/dash");
+        _table.OnExec(Parent, -1, "/usr/lib/x86_64-linux-gnu/ld-linux-x86-64.so.2");
+        ProcessInfo facts = Resolve(Parent);
+        Assert.Equal("/usr/bin/dash", facts.Exe);
+        Assert.Equal("s.sh", facts.Name);   // comm is the script's name
+    }
+
+    [Fact]
+    public void An_elf_program_after_ld_so_is_a_new_execve()
+    {
+        _history.OnFork(1, Parent, 0);
+        _history.OnExec(Parent);
+        _history.OnExec(Parent);
+        _table.OnExec(Parent, -1, "/usr/bin/env");
+        _table.OnExec(Parent, -1, "/usr/lib/x86_64-linux-gnu/ld-linux-x86-64.so.2");
+        _table.OnExec(Parent, -1, "/usr/bin/touch");
+        ProcessInfo facts = Resolve(Parent);
+        Assert.Equal("/usr/bin/touch", facts.Exe);
+        Assert.Equal("touch", facts.Name);
+    }
+
+    [Fact]
+    public void Without_the_history_a_gone_process_is_unknown()
+    {
+        using var table = new ProcessTable(null, null, 0, null);
+        table.OnExec(Parent, -1, "/usr/bin/rm");
+        Assert.Equal(ProcessSource.Unknown, table.Resolve(Parent, Fanotify.FAN_EPIDFD, out bool isGone).Source);
+        Assert.True(isGone);
+    }
+
+    [Fact]
+    public void The_history_forgets_what_every_consumer_has_read_but_keeps_a_parent_while_its_child_runs()
+    {
+        var history = new ProcessHistory();
+        int consumer = history.AddConsumer();
+        history.OnFork(1, Parent, 0);
+        history.OnFork(Parent, Child, 0);
+        history.OnFork(1, Grandchild, 0);
+        history.OnExit(Grandchild);
+        history.OnExit(Parent);
+        history.MarkDrained(consumer, history.Sequence + 1);
+        Assert.Empty(history.LivesSince(Grandchild, 0));
+        Assert.Single(history.LivesSince(Parent, 0));   // its child still runs
+        history.OnExit(Child);
+        history.MarkDrained(consumer, history.Sequence + 1);
+        Assert.Empty(history.LivesSince(Parent, 0));
+        Assert.Empty(history.LivesSince(Child, 0));
+        Assert.Equal(1, history.LifeCount);   // pid 1, which never exited
+    }
+
+    [Fact]
+    public void A_fork_under_a_pid_whose_exit_was_not_heard_is_a_loss()
+    {
+        var history = new ProcessHistory();
+        history.OnFork(1, Parent, 0);
+        history.OnFork(1, Parent, 0);
+        Assert.Equal(1, history.LostCount);
+        Assert.Equal(2, history.LivesSince(Parent, 0).Length);
+    }
+
+    private ProcessInfo Resolve(int pid) => _table.Resolve(pid, Fanotify.FAN_EPIDFD, out _);
+
+    public void Dispose() => _table.Dispose();
+}
