@@ -188,4 +188,34 @@ Get-ErrorFacts { Start-FanotifyWatch -Path $mount -Event Open -ThreadId } | Conv
         $facts[0].Id | Should -Be 'FeatureNotSupported,FanotifyPS.Commands.StartFanotifyWatchCommand'
         $facts[0].Message | Should -BeLike '*FAN_REPORT_TID*without -ThreadId*'
     }
+
+    It 'without exec events (before 4.19) a watch warns once, and names no process wrongly' {
+        $facts = Invoke-WithoutFeature 'mark:2:0x1000:EINVAL' @'
+$first = Start-FanotifyWatch -Path $mount -Event CloseWrite, Delete -WarningVariable warned -WarningAction SilentlyContinue
+$second = Start-FanotifyWatch -Path $mount -Event CloseWrite -WarningVariable warnedAgain -WarningAction SilentlyContinue
+Stop-FanotifyWatch $second
+# A shell writes a file, then execs rm in its place, under the same pid: without exec events nothing says when.
+foreach ($i in 1..5) { & bash -c "echo x > '$mount/fb-bash-$i'; exec rm '$mount/fb-bash-$i'" }
+& bash -c "echo x > '$mount/fb-end'"
+$events = Receive-UntilEvent $first { $_.Path -eq "$mount/fb-end" }
+Stop-FanotifyWatch $first
+[pscustomobject]@{
+    Warning = "$warned"; WarningAgain = "$warnedAgain"; ExecEvents = $first.ExecEventCount
+    Events = @($events | Where-Object Path -like "$mount/fb-*" | ForEach-Object { [pscustomobject]@{ Path = $_.Path; Event = "$($_.Event)"; Exe = $_.Exe; Source = "$($_.ProcessSource)" } })
+} | ConvertTo-Json -Compress -Depth 3
+'@
+        $facts[0].Warning | Should -BeLike '*no exec events (FAN_OPEN_EXEC, Linux 4.19)*Names stay correct*'
+        $facts[0].WarningAgain | Should -BeNullOrEmpty -Because 'the module says it once'
+        $facts[0].ExecEvents | Should -Be 0
+        $facts[0].Events.Count | Should -BeGreaterOrEqual 11 -Because ($facts[0].Events | ConvertTo-Json -Compress)
+        foreach ($event in $facts[0].Events) {
+            $expected = if ($event.Event -like '*Delete*') { '/usr/bin/rm' } else { '/usr/bin/bash' }
+            if ($event.Exe) {
+                $event.Exe | Should -Be $expected -Because "a named process must be the right one: $($event | ConvertTo-Json -Compress)"
+            }
+            else {
+                $event.Source | Should -Be 'Unknown'
+            }
+        }
+    }
 }

@@ -39,6 +39,7 @@ internal sealed unsafe class ProcessTable : IDisposable
     private readonly int _consumer = -1;
     private readonly long _startSequence;
     private long _marksPlacedSequence = long.MaxValue;
+    private volatile bool _execEvents = true;
     private bool _drainedInBatch;
     private long _lastDrainedMark;
     private int _pruneAbove = PruneAbove;
@@ -98,7 +99,12 @@ internal sealed unsafe class ProcessTable : IDisposable
     public long ExecCount { get; private set; }
 
     /// <summary>Every exec mark is placed: an exec after this sequence raised an exec event in the queue.</summary>
-    public void MarksPlaced(long sequence) => System.Threading.Volatile.Write(ref _marksPlacedSequence, sequence);
+    /// <param name="execEvents">The exec marks were placed (false: the kernel has no FAN_OPEN_EXEC, or refused them).</param>
+    public void MarksPlaced(long sequence, bool execEvents = true)
+    {
+        _execEvents = execEvents;
+        System.Threading.Volatile.Write(ref _marksPlacedSequence, sequence);
+    }
 
     private bool Degraded => _history is null || (_history.FirstLossSequence != 0 && _history.FirstLossSequence > _startSequence);
 
@@ -276,7 +282,7 @@ internal sealed unsafe class ProcessTable : IDisposable
             isGone = false;
             if (link.SequenceEqual(entry.Facts.Link))
             {
-                if (entry.Facts.CommandLine.Length == 0 && entry.Facts.Source == ProcessSource.Exec)
+                if (!entry.Facts.IsRead)
                 {
                     // Made from an exec event: now that the process is seen running it, read the rest once.
                     entry.Facts = Enrich(pid, entry.Facts);
@@ -286,8 +292,8 @@ internal sealed unsafe class ProcessTable : IDisposable
             }
 
             // It runs another program now: exec'd after this event (the exec event comes later in the queue), or
-            // the pid is another process's.
-            return IsSameLife(pid, entry) ? entry.Facts : ProcessInfo.Unknown;
+            // the pid is another process's. Without exec events, it may as well have exec'd before this event.
+            return _execEvents && IsSameLife(pid, entry) ? entry.Facts : ProcessInfo.Unknown;
         }
 
         isGone = true;
@@ -445,7 +451,7 @@ internal sealed unsafe class ProcessTable : IDisposable
     {
         if (_proc.ReadRunning(pid) is { } running && string.Equals(running.Exe, path, StringComparison.Ordinal))
         {
-            return new ProcessInfo(running.Link, running.Exe, name.Length > 0 ? name : running.Name, running.CommandLine,
+            return new ProcessInfo(running.Link, running.Exe, running.Name, running.CommandLine,
                 running.ParentProcessId, running.UserId, running.ProcessId)
             {
                 Source = ProcessSource.Exec,
@@ -454,8 +460,9 @@ internal sealed unsafe class ProcessTable : IDisposable
             };
         }
 
-        // Gone already (or still in its execve). An exec keeps the parent and, unless the program is set-ID, the
-        // user: those of the facts before it, when they were this process's.
+        // Gone already (or still in its execve). The name is the program file's (exec names a process after the file
+        // it was given, which differs through a symlink: sh for dash). An exec keeps the parent and, unless the program
+        // is set-ID, the user: those of the facts before it, when they were this process's.
         ProcessInfo before = entry.Facts;
         bool sameProcess = before.Source != ProcessSource.Unknown && !Degraded && IsSameLife(pid, entry);
         return new ProcessInfo(System.Text.Encoding.UTF8.GetBytes(path), path, name.Length > 0 ? name : CommOf(path), string.Empty,
@@ -489,7 +496,7 @@ internal sealed unsafe class ProcessTable : IDisposable
             (*(ushort*)(_statx + Libc.StatxModeOffset) & (S_ISUID | S_ISGID)) != 0;
     }
 
-    /// <summary>An exec entry's facts completed from /proc, the program unchanged.</summary>
+    /// <summary>Facts made from an exec event or a fork, completed from /proc now that the process is seen running the program.</summary>
     private ProcessInfo Enrich(int pid, ProcessInfo facts)
     {
         if (_proc.ReadRunning(pid) is not { } running || !string.Equals(running.Exe, facts.Exe, StringComparison.Ordinal))
@@ -497,9 +504,9 @@ internal sealed unsafe class ProcessTable : IDisposable
             return facts;
         }
 
-        return new ProcessInfo(running.Link, running.Exe, facts.Name, running.CommandLine, running.ParentProcessId, running.UserId, running.ProcessId)
+        return new ProcessInfo(running.Link, running.Exe, running.Name, running.CommandLine, running.ParentProcessId, running.UserId, running.ProcessId)
         {
-            Source = ProcessSource.Exec,
+            Source = facts.Source,
             StartTicks = running.StartTicks,
             Sequence = facts.Sequence,
         };

@@ -119,7 +119,7 @@ internal sealed unsafe partial class Responder : IDisposable
     public long ExecEventCount => Volatile.Read(ref _execEventCount);
 
     /// <summary>Every exec mark is placed (at this history sequence): see <see cref="ProcessTable.MarksPlaced"/>.</summary>
-    public void MarksPlaced(long sequence) => _processes.MarksPlaced(sequence);
+    public void MarksPlaced(long sequence, bool execEvents) => _processes.MarksPlaced(sequence, execEvents);
 
     /// <summary>Why the responder ended on its own; null while running or after a requested stop.</summary>
     /// <remarks>Composed here, on the reader's thread: the responder formats nothing.</remarks>

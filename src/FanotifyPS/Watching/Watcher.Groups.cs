@@ -70,6 +70,7 @@ internal sealed partial class Watcher
             StartResponder(group, GroupKind.FileHandle, spec, new HandleResolver(mounts, _programs.Descriptors), false, flags, null, NewTable(), null, history, handleEvents);
         }
 
+        bool execEvents = true;
         foreach ((FileDescriptorHandle group, FanotifyEventType events, GroupKind kind) in groups)
         {
             foreach (string path in spec.Paths)
@@ -77,7 +78,7 @@ internal sealed partial class Watcher
                 Mark(group, kind, path, spec, events, writeWarning);
             }
 
-            MarkPrograms(group, writeWarning);
+            execEvents &= MarkPrograms(group, writeWarning);
 
             // -ExcludePath without wildcards: an ignore mark, so that the kernel does not even queue those
             // events. Not where a rule may deny: an ignored permission event never reaches the policy.
@@ -93,12 +94,13 @@ internal sealed partial class Watcher
         long marksPlaced = history?.Sequence ?? 0;
         foreach (Responder responder in _responders)
         {
-            responder.MarksPlaced(marksPlaced);
+            responder.MarksPlaced(marksPlaced, execEvents);
         }
     }
 
     /// <summary>FAN_OPEN_EXEC on every program filesystem: each exec is read in this group's queue before what the process does next.</summary>
-    private void MarkPrograms(FileDescriptorHandle group, Action<string> writeWarning)
+    /// <returns>Whether the group has exec marks.</returns>
+    private bool MarkPrograms(FileDescriptorHandle group, Action<string> writeWarning)
     {
         int marked = _programs!.Mark(group, out int errno);
         if (marked == 0 && errno == Errno.EINVAL)
@@ -106,6 +108,8 @@ internal sealed partial class Watcher
             WarnOnce(ref s_warnedNoExecEvents, writeWarning,
                 $"{FanotifyCalls.KernelRelease()} has no exec events (FAN_OPEN_EXEC, Linux 4.19): processes that exit before their events are read are named less often. Names stay correct: an event whose process is not known has an empty Exe (ProcessSource Unknown).");
         }
+
+        return marked > 0;
     }
 
     private static int s_warnedNoExecEvents;
