@@ -24,6 +24,7 @@ internal sealed unsafe class ProcessResolver : IDisposable
     private const int FileCapacity = 4096;    // a longer command line is cut there
 
     private readonly Dictionary<int, ProcessInfo> _cache = new(256);
+    private readonly CgroupNames _cgroups = new();
     private readonly LinkBuffer _links = new();   // its Path is "/proc/PID/..." for every file read here
     private byte* _file = (byte*)NativeMemory.Alloc(FileCapacity);
 
@@ -79,6 +80,7 @@ internal sealed unsafe class ProcessResolver : IDisposable
         isKernelThread = false;
         string name = string.Empty;
         int parent = 0;
+        ulong startTicks = 0;
         ReadOnlySpan<byte> stat = ReadProcFile(prefixLength, "/stat\0"u8);
         // "pid (comm) state ppid pgrp session tty_nr tpgid flags ...": comm may hold spaces and parentheses.
         int open = stat.IndexOf((byte)'(');
@@ -89,6 +91,7 @@ internal sealed unsafe class ProcessResolver : IDisposable
             ReadOnlySpan<byte> fields = stat.Slice(close + 1);
             parent = (int)Field(fields, 1);
             isKernelThread = (Field(fields, 6) & PF_KTHREAD) != 0;
+            startTicks = ProcessFacts.StartTicks(stat);
         }
 
         ReadOnlySpan<byte> cmdline = ReadProcFile(prefixLength, "/cmdline\0"u8).TrimEnd((byte)0);
@@ -104,7 +107,17 @@ internal sealed unsafe class ProcessResolver : IDisposable
         ReadOnlySpan<byte> status = ReadProcFile(prefixLength, "/status\0"u8);
         int userId = (int)StatusField(status, "\nUid:"u8, 1, ulong.MaxValue);   // effective uid
         int tgid = (int)StatusField(status, "\nTgid:"u8, 0, 0);
-        return new ProcessInfo(link, exe, name, commandLine, parent, userId, tgid);
+        int loginUserId = ProcessFacts.LoginUserId(ReadProcFile(prefixLength, "/loginuid\0"u8));
+        long sessionId = ProcessFacts.SessionId(ReadProcFile(prefixLength, "/sessionid\0"u8));
+        _cgroups.Name(ReadProcFile(prefixLength, "/cgroup\0"u8), out string cgroup, out string containerId);
+        return new ProcessInfo(link, exe, name, commandLine, parent, userId, tgid)
+        {
+            LoginUserId = loginUserId,
+            SessionId = sessionId,
+            StartTime = ProcessFacts.StartTimeUtc(startTicks, BootClock.BootTimeUtc, BootClock.TicksPerSecond),
+            Cgroup = cgroup,
+            ContainerId = containerId,
+        };
     }
 
     private ReadOnlySpan<byte> ReadProcFile(int prefixLength, ReadOnlySpan<byte> suffix)
