@@ -10,7 +10,7 @@ public class PermissionPolicyTests
         FanotifyEventType events = FanotifyEventType.OpenPerm) =>
         new(name, FanotifyRuleAction.Deny, path ?? [], exe ?? [], user ?? [], events, string.Empty);
 
-    private static bool CouldMatch(PermissionPolicy policy, ulong mask, string exe, int uid) => (policy.MatchMask(exe, uid) & mask) != 0;
+    private static bool CouldMatch(PermissionPolicy policy, ulong mask, string exe, int uid) => (policy.MatchMask(exe, uid, -1) & mask) != 0;
 
     [Fact]
     public void A_rule_whose_program_does_not_match_cannot_match_whatever_the_path()
@@ -18,11 +18,11 @@ public class PermissionPolicyTests
         PermissionPolicy policy = PermissionPolicy.Compile([Rule("NoCatSecrets", path: ["/secret/*"], exe: ["*/cat"])]);
 
         Assert.False(CouldMatch(policy, Fanotify.FAN_OPEN_PERM, "/usr/bin/vim", 0));
-        Assert.Equal(-1, policy.Evaluate(Fanotify.FAN_OPEN_PERM, "/secret/key", "/usr/bin/vim", 0));
+        Assert.Equal(-1, policy.Evaluate(Fanotify.FAN_OPEN_PERM, "/secret/key", "/usr/bin/vim", 0, -1));
 
         Assert.True(CouldMatch(policy, Fanotify.FAN_OPEN_PERM, "/usr/bin/cat", 0));
-        Assert.Equal(0, policy.Evaluate(Fanotify.FAN_OPEN_PERM, "/secret/key", "/usr/bin/cat", 0));
-        Assert.Equal(-1, policy.Evaluate(Fanotify.FAN_OPEN_PERM, "/public/file", "/usr/bin/cat", 0));
+        Assert.Equal(0, policy.Evaluate(Fanotify.FAN_OPEN_PERM, "/secret/key", "/usr/bin/cat", 0, -1));
+        Assert.Equal(-1, policy.Evaluate(Fanotify.FAN_OPEN_PERM, "/public/file", "/usr/bin/cat", 0, -1));
     }
 
     [Fact]
@@ -45,8 +45,8 @@ public class PermissionPolicyTests
         Assert.Equal(Fanotify.FAN_OPEN_EXEC_PERM | Fanotify.FAN_OPEN_PERM, policy.EventMask);
         Assert.Equal(Fanotify.FAN_OPEN_EXEC_PERM, policy.PathMask);
         Assert.Equal(Fanotify.FAN_OPEN_PERM, policy.ProcessMask);
-        Assert.Equal(-1, policy.Evaluate(Fanotify.FAN_OPEN_EXEC_PERM, "/usr/bin/true", string.Empty, -1));
-        Assert.Equal(0, policy.Evaluate(Fanotify.FAN_OPEN_EXEC_PERM, "/tmp/payload", string.Empty, -1));
+        Assert.Equal(-1, policy.Evaluate(Fanotify.FAN_OPEN_EXEC_PERM, "/usr/bin/true", string.Empty, -1, -1));
+        Assert.Equal(0, policy.Evaluate(Fanotify.FAN_OPEN_EXEC_PERM, "/tmp/payload", string.Empty, -1, -1));
     }
 
     [Fact]
@@ -70,7 +70,7 @@ public class PermissionPolicyTests
         PermissionPolicy policy = PermissionPolicy.Compile(rules);
         Assert.False(CouldMatch(policy, Fanotify.FAN_OPEN_PERM, "/work/out/bench-tools/loadgen", 0));
         Assert.True(CouldMatch(policy, Fanotify.FAN_OPEN_PERM, "/opt/nothing42", 0));
-        Assert.Equal(42, policy.Evaluate(Fanotify.FAN_OPEN_PERM, "/nonexistent/42/x", "/opt/nothing42", 0));
+        Assert.Equal(42, policy.Evaluate(Fanotify.FAN_OPEN_PERM, "/nonexistent/42/x", "/opt/nothing42", 0, -1));
     }
 
     [Fact]
@@ -81,9 +81,9 @@ public class PermissionPolicyTests
         FileId key = FileSystemFacts.Identify("/proc/self/exe")!.Value;
 
         Assert.NotEqual(0UL, policy.FileMask & Fanotify.FAN_OPEN_PERM);
-        Assert.Equal(0, policy.Evaluate(Fanotify.FAN_OPEN_PERM, null, string.Empty, -1, key));
-        Assert.Equal(-1, policy.Evaluate(Fanotify.FAN_OPEN_PERM, null, string.Empty, -1, key with { Inode = key.Inode + 1 }));
-        Assert.Equal(-1, policy.Evaluate(Fanotify.FAN_OPEN_PERM, null, string.Empty, -1, default));
+        Assert.Equal(0, policy.Evaluate(Fanotify.FAN_OPEN_PERM, null, string.Empty, -1, -1, key));
+        Assert.Equal(-1, policy.Evaluate(Fanotify.FAN_OPEN_PERM, null, string.Empty, -1, -1, key with { Inode = key.Inode + 1 }));
+        Assert.Equal(-1, policy.Evaluate(Fanotify.FAN_OPEN_PERM, null, string.Empty, -1, -1, default));
     }
 
     [Fact]

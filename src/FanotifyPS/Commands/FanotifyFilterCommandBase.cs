@@ -37,6 +37,17 @@ public abstract class FanotifyFilterCommandBase : PSCmdlet
     [ValidateNotNullOrEmpty]
     public string[]? ExcludeExe { get; set; }
 
+    /// <summary>Report only the events of processes whose audit login uid (/proc/PID/loginuid) is one of these users (names or ids).</summary>
+    [Parameter]
+    [ValidateNotNullOrEmpty]
+    public string[]? LoginUser { get; set; }
+
+    /// <summary>Report only the events of processes in containers whose 64-hex id matches any of these wildcards.</summary>
+    [Parameter]
+    [SupportsWildcards]
+    [ValidateNotNullOrEmpty]
+    public string[]? ContainerId { get; set; }
+
     /// <summary>Also report the events of this pwsh process (they are always allowed).</summary>
     [Parameter]
     public SwitchParameter IncludeSelf { get; set; }
@@ -53,8 +64,10 @@ public abstract class FanotifyFilterCommandBase : PSCmdlet
         ExcludeProcessId = ExcludeProcessId ?? [],
         Exe = new GlobSet(PathPatterns.ResolvePrograms(Exe, "-" + nameof(Exe))),
         ExcludeExe = new GlobSet(PathPatterns.ResolvePrograms(ExcludeExe, "-" + nameof(ExcludeExe))),
+        LoginUserId = ProcessFactPatterns.ResolveLoginUsers(LoginUser, "-" + nameof(LoginUser)),
+        ContainerId = new GlobSet(ProcessFactPatterns.ResolveContainerIds(ContainerId, "-" + nameof(ContainerId))),
     };
 
     internal bool HasFilter => ExcludePath is not null || ProcessId is not null || ExcludeProcessId is not null ||
-        Exe is not null || ExcludeExe is not null;
+        Exe is not null || ExcludeExe is not null || LoginUser is not null || ContainerId is not null;
 }

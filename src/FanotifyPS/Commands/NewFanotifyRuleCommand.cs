@@ -33,6 +33,11 @@ public sealed class NewFanotifyRuleCommand : PSCmdlet
     [ValidateNotNullOrEmpty]
     public string[]? User { get; set; }
 
+    /// <summary>Users (names or ids) matched against the process's audit login uid: who logged in, through sudo and su.</summary>
+    [Parameter]
+    [ValidateNotNullOrEmpty]
+    public string[]? LoginUser { get; set; }
+
     /// <summary>Files matched by device and inode, resolved now: every name of them (hard links, renames) is covered.</summary>
     [Parameter]
     [SupportsWildcards]
@@ -69,13 +74,16 @@ public sealed class NewFanotifyRuleCommand : PSCmdlet
 
             var rule = new FanotifyRule(name, Action, PathPatterns.ResolvePaths(this, Path),
                 PathPatterns.ResolvePrograms(Exe, "-" + nameof(Exe)), FanotifyRule.Clean(User), events, Errno?.ToUpperInvariant() ?? string.Empty,
-                WatchParameters.ResolveFiles(this, File));
+                WatchParameters.ResolveFiles(this, File))
+            {
+                LoginUser = FanotifyRule.Clean(LoginUser),
+            };
             if (rule.HasNoCondition && !Force)
             {
                 string effect = Action == FanotifyRuleAction.Deny
                     ? "denies every open (and every program start) that the watch sees"
                     : "allows everything, so that no rule after it can ever match";
-                throw new WatchException($"Rule '{name}' has no condition: it {effect}. Give -Path, -Exe, -User or -File, or add -Force if that is what you mean.",
+                throw new WatchException($"Rule '{name}' has no condition: it {effect}. Give -Path, -Exe, -User, -LoginUser or -File, or add -Force if that is what you mean.",
                     ErrorIds.InvalidRule, ErrorCategory.InvalidArgument, name);
             }
 

@@ -8,6 +8,8 @@ public sealed class FanotifyEvent
 {
     private readonly DateTime _utcTime;
     private string? _userName;
+    private string? _loginUserName;
+    private DateTime? _processStartUtc;
 
     internal FanotifyEvent(DateTime utcTime, FanotifyEventType eventType, string path, bool isDeleted,
         int processId, string exe, bool isProcessGone, FanotifyResponse response, int watchId)
@@ -83,6 +85,51 @@ public sealed class FanotifyEvent
         // A deserialized event keeps the name recorded where it happened (FanotifyEventConverter).
         internal set => _userName = value;
     }
+
+    /// <summary>
+    /// The audit login uid of the process (/proc/PID/loginuid): the user who logged in, kept through sudo and su
+    /// and by every child; null when no login set it (a daemon, a boot-time service) or the process is unknown.
+    /// </summary>
+    public int? LoginUserId { get; internal set; }
+
+    /// <summary>The name of LoginUserId, looked up when first read; empty when LoginUserId is null.</summary>
+    public string LoginUserName
+    {
+        get => _loginUserName ??= LoginUserId is int id ? UserNames.Lookup(id) : string.Empty;
+        internal set => _loginUserName = value;
+    }
+
+    /// <summary>The audit session of the process (/proc/PID/sessionid); null when unset or unknown.</summary>
+    public long? SessionId { get; internal set; }
+
+    /// <summary>
+    /// Local time at which the process started (starttime of /proc/PID/stat, to the clock tick); null when unknown.
+    /// With ProcessId it names one process: a pid used again later belongs to a process that started later.
+    /// </summary>
+    public DateTime? ProcessStartTime
+    {
+        get => _processStartUtc?.ToLocalTime();
+        internal set => _processStartUtc = value?.ToUniversalTime();
+    }
+
+    /// <summary>ProcessStartTime in ISO 8601 with its UTC offset, exact in a CSV file; empty when unknown.</summary>
+    public string ProcessStartTimeIso => ProcessStartTime?.ToString("o", System.Globalization.CultureInfo.InvariantCulture) ?? string.Empty;
+
+    /// <summary>The UTC start time as the responder sets it: no conversion there (time zone files load lazily).</summary>
+    internal DateTime? ProcessStartTimeUtc
+    {
+        get => _processStartUtc;
+        init => _processStartUtc = value;
+    }
+
+    /// <summary>The cgroup v2 path of the process (/proc/PID/cgroup); empty when unknown or without cgroup v2.</summary>
+    public string Cgroup { get; internal set; } = string.Empty;
+
+    /// <summary>
+    /// The 64-hex id of the container the process runs in, from its cgroup (docker, containerd, CRI-O, podman);
+    /// empty on the host or when unknown.
+    /// </summary>
+    public string ContainerId { get; internal set; } = string.Empty;
 
     /// <summary>The process had exited when the event was read.</summary>
     public bool IsProcessGone { get; }

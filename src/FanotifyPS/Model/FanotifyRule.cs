@@ -5,7 +5,7 @@ namespace FanotifyPS;
 
 /// <summary>
 /// One rule of a permission policy. A rule matches a permission event when every part it gives matches
-/// (Path, Exe and User each match if any of their values does); rules are checked in order, the first match
+/// (Path, Exe, User, LoginUser and File each match if any of their values does); rules are checked in order, the first match
 /// decides, and an event no rule matches is allowed.
 /// </summary>
 public sealed class FanotifyRule
@@ -45,6 +45,12 @@ public sealed class FanotifyRule
     /// <summary>User names or numeric ids, matched against the process's effective uid; empty matches any.</summary>
     public string[] User { get; }
 
+    /// <summary>
+    /// User names or numeric ids, matched against the process's audit login uid (/proc/PID/loginuid): the user who
+    /// logged in, through sudo and su. A process no login started has none and matches no value. Empty matches any.
+    /// </summary>
+    public string[] LoginUser { get; init; } = [];
+
     /// <summary>The permission events the rule applies to.</summary>
     public FanotifyEventType Event { get; }
 
@@ -69,6 +75,11 @@ public sealed class FanotifyRule
             parts.Add($"User {string.Join(", ", User)}");
         }
 
+        if (LoginUser.Length != 0)
+        {
+            parts.Add($"LoginUser {string.Join(", ", LoginUser)}");
+        }
+
         if (File.Length != 0)
         {
             parts.Add($"File {string.Join(", ", File)}");
@@ -80,7 +91,7 @@ public sealed class FanotifyRule
     }
 
     /// <summary>The rule gives no condition: it matches every permission event of its kinds.</summary>
-    internal bool HasNoCondition => Path.Length == 0 && Exe.Length == 0 && User.Length == 0 && File.Length == 0;
+    internal bool HasNoCondition => Path.Length == 0 && Exe.Length == 0 && User.Length == 0 && File.Length == 0 && LoginUser.Length == 0;
 
     internal static string[] Clean(string[]? values) =>
         values is null ? [] : values.Where(v => !string.IsNullOrEmpty(v)).ToArray();

@@ -49,7 +49,7 @@ internal sealed class LossWarnings(int watchId, int bufferSize)
     private readonly LossReport _lost = new(n => $"Watch {watchId} lost {n} events: the kernel could not open a file descriptor for them " +
         "(EMFILE/ENFILE; a permission event is then denied). Raise the open file limit (ulimit -n).");
     private readonly LossReport _unnamed = new(n => $"Watch {watchId} left out {n} events whose process had exited before it could be named: " +
-        "-Exe cannot match a program nobody knows. They are counted in FilteredCount.");
+        "-Exe cannot match a program nobody knows (nor -LoginUser or -ContainerId a process never read). They are counted in FilteredCount.");
 
     /// <summary>From the pump and from readers, one at a time.</summary>
     public void Publish(Watcher watcher, PSDataCollection<WarningRecord> warnings)

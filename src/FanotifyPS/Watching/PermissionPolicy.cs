@@ -27,7 +27,7 @@ internal sealed class PermissionPolicy
         NeedsErrno = compiled.Any(r => r.Errno != 0);
         EventMask = compiled.Aggregate(0UL, (all, r) => all | r.Mask);
         PathMask = compiled.Where(r => r.Path.Count != 0).Aggregate(0UL, (all, r) => all | r.Mask);
-        ProcessMask = compiled.Where(r => r.Exe.Count != 0 || r.Uids.Length != 0).Aggregate(0UL, (all, r) => all | r.Mask);
+        ProcessMask = compiled.Where(r => r.Exe.Count != 0 || r.Uids.Length != 0 || r.LoginUids.Length != 0).Aggregate(0UL, (all, r) => all | r.Mask);
         FileMask = compiled.Where(r => r.Files.Length != 0).Aggregate(0UL, (all, r) => all | r.Mask);
     }
 
@@ -39,7 +39,7 @@ internal sealed class PermissionPolicy
     /// <summary>The events some rule with a -Path applies to: their path is read before the verdict.</summary>
     public ulong PathMask { get; }
 
-    /// <summary>The events some rule with an -Exe or -User applies to: their process is read before the verdict.</summary>
+    /// <summary>The events some rule with an -Exe, -User or -LoginUser applies to: their process is read before the verdict.</summary>
     public ulong ProcessMask { get; }
 
     /// <summary>The events some rule with a -File applies to: the file's device and inode are read before the verdict.</summary>
@@ -68,26 +68,29 @@ internal sealed class PermissionPolicy
                     ErrorIds.InvalidRule, ErrorCategory.InvalidArgument, rule.Errno);
             }
 
+            int[] loginUids = Commands.ProcessFactPatterns.ResolveLoginUsers(rule.LoginUser, "-" + nameof(FanotifyRule.LoginUser), rule.Name);
             FileId[] files = rule.File.Select(file => FileSystemFacts.Identify(file) ?? throw new WatchException(
                 $"Rule '{rule.Name}' names the file '{file}', which does not exist (any more).",
                 ErrorIds.PathNotFound, ErrorCategory.ObjectNotFound, file)).ToArray();
-            compiled[i] = new CompiledRule((ulong)rule.Event, rule.Action, new GlobSet(rule.Path), new GlobSet(rule.Exe), uids, errno, files);
+            compiled[i] = new CompiledRule((ulong)rule.Event, rule.Action, new GlobSet(rule.Path), new GlobSet(rule.Exe), uids, errno, files, loginUids);
         }
 
         return new PermissionPolicy(list, compiled);
     }
 
     /// <summary>
-    /// The events for which some rule could match this program and user: the rules' -Exe and -User judged once per
-    /// process (the responder keeps the answer with the process), their -Path later and only if needed.
+    /// The events for which some rule could match this program, user and login user: the rules' -Exe, -User and
+    /// -LoginUser judged once per process (the responder keeps the answer with the process), their -Path later and
+    /// only if needed. loginUid is -1 when unset, which no rule names.
     /// </summary>
-    public ulong MatchMask(string exe, int uid)
+    public ulong MatchMask(string exe, int uid, int loginUid)
     {
         ulong mask = 0;
         foreach (CompiledRule rule in _rules)
         {
             if ((rule.Exe.Count == 0 || rule.Exe.IsMatchAny(exe)) &&
-                (rule.Uids.Length == 0 || Array.IndexOf(rule.Uids, uid) >= 0))
+                (rule.Uids.Length == 0 || Array.IndexOf(rule.Uids, uid) >= 0) &&
+                (rule.LoginUids.Length == 0 || Array.IndexOf(rule.LoginUids, loginUid) >= 0))
             {
                 mask |= rule.Mask;
             }
@@ -98,7 +101,8 @@ internal sealed class PermissionPolicy
 
     /// <summary>
     /// The deny rules that match every open of a whole filesystem or mount: no condition, or only conditions that
-    /// match everything (a path or program pattern of nothing but '*', the user root). They need -Force.
+    /// match everything (a path or program pattern of nothing but '*', the user root). They need -Force. A login
+    /// user is never everyone: daemons have none.
     /// </summary>
     public string[] SweepingRules()
     {
@@ -109,7 +113,7 @@ internal sealed class PermissionPolicy
             if (rule.Action == FanotifyRuleAction.Deny && rule.File.Length == 0 &&
                 (rule.Path.Length == 0 || rule.Path.Any(MatchesEverything)) &&
                 (rule.Exe.Length == 0 || rule.Exe.Any(MatchesEverything)) &&
-                (_rules[i].Uids.Length == 0 || Array.IndexOf(_rules[i].Uids, 0) >= 0))
+                (_rules[i].Uids.Length == 0 || Array.IndexOf(_rules[i].Uids, 0) >= 0) && _rules[i].LoginUids.Length == 0)
             {
                 names.Add(rule.Name);
             }
@@ -123,11 +127,11 @@ internal sealed class PermissionPolicy
         pattern.TrimStart('/').Length != 0 && pattern.TrimStart('/').All(c => c == '*') && pattern.TrimStart('/').Length + 1 >= pattern.Length;
 
     /// <summary>
-    /// The index of the first rule that matches, or -1. path is null when no rule needs it; exe and uid are unknown
-    /// (empty, -1) only when no rule for this event names a program or a user; file is read only when some rule
-    /// for this event names files.
+    /// The index of the first rule that matches, or -1. path is null when no rule needs it; exe, uid and loginUid are
+    /// unknown (empty, -1, -1) only when no rule for this event names a program or a user (loginUid is -1 for a
+    /// process no login started too); file is read only when some rule for this event names files.
     /// </summary>
-    public int Evaluate(ulong mask, string? path, string exe, int uid, in FileId file = default)
+    public int Evaluate(ulong mask, string? path, string exe, int uid, int loginUid, in FileId file = default)
     {
         CompiledRule[] rules = _rules;
         for (int i = 0; i < rules.Length; i++)
@@ -153,6 +157,11 @@ internal sealed class PermissionPolicy
                 continue;
             }
 
+            if (rule.LoginUids.Length != 0 && Array.IndexOf(rule.LoginUids, loginUid) < 0)
+            {
+                continue;
+            }
+
             if (rule.Files.Length != 0 && Array.IndexOf(rule.Files, file) < 0)
             {
                 continue;
@@ -173,5 +182,5 @@ internal sealed class PermissionPolicy
         return errno == 0 ? Fanotify.FAN_DENY : Fanotify.FAN_DENY | ((uint)(errno & 0xff) << Fanotify.FAN_ERRNO_SHIFT);
     }
 
-    private sealed record CompiledRule(ulong Mask, FanotifyRuleAction Action, GlobSet Path, GlobSet Exe, int[] Uids, int Errno, FileId[] Files);
+    private sealed record CompiledRule(ulong Mask, FanotifyRuleAction Action, GlobSet Path, GlobSet Exe, int[] Uids, int Errno, FileId[] Files, int[] LoginUids);
 }

@@ -1,3 +1,5 @@
+using System;
+
 namespace FanotifyPS.Watching;
 
 /// <summary>What the watcher knows of a process, read once from /proc and cached.</summary>
@@ -37,6 +39,40 @@ internal sealed class ProcessInfo
 
     /// <summary>The thread group id (differs from the event's pid only when the watch reports threads); 0 when unknown.</summary>
     public int ProcessId { get; }
+
+    /// <summary>The audit login uid (/proc/PID/loginuid): who logged in, through sudo and su; -1 when unset or unknown.</summary>
+    public int LoginUserId { get; init; } = -1;
+
+    /// <summary>The audit session (/proc/PID/sessionid); -1 when unset or unknown.</summary>
+    public long SessionId { get; init; } = -1;
+
+    /// <summary>When the process started (UTC), from /proc/PID/stat; default when unknown. With the pid, its identity.</summary>
+    public DateTime StartTime { get; init; }
+
+    /// <summary>The cgroup v2 path; empty when unknown or on a host without cgroup v2.</summary>
+    public string Cgroup { get; init; } = string.Empty;
+
+    /// <summary>The 64-hex id of the container whose cgroup the process is in; empty on the host.</summary>
+    public string ContainerId { get; init; } = string.Empty;
+
+    /// <summary>The process's /proc files were read (its stat at least): LoginUserId, Cgroup... are facts, not defaults.</summary>
+    public bool HasFacts => StartTime != default;
+
+    /// <summary>These facts under another source; for a fork that did not exec, the child's pid, parent and start.</summary>
+    internal ProcessInfo Copy(ProcessSource source, long sequence, int? processId = null, int? parentProcessId = null, DateTime? startTime = null,
+        bool? isRead = null) =>
+        new(Link, Exe, Name, CommandLine, parentProcessId ?? ParentProcessId, UserId, processId ?? ProcessId)
+        {
+            Source = source,
+            Sequence = sequence,
+            IsRead = isRead ?? (processId is null && IsRead),
+            StartTicks = processId is null ? StartTicks : 0,
+            StartTime = startTime ?? (processId is null ? StartTime : default),
+            LoginUserId = LoginUserId,
+            SessionId = SessionId,
+            Cgroup = Cgroup,
+            ContainerId = ContainerId,
+        };
 
     /// <summary>PermissionPolicy.MatchMask of this process, once <see cref="HasRuleMask"/>; kept by the responder that owns it.</summary>
     internal ulong RuleMask;

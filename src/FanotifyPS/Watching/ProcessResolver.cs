@@ -24,6 +24,7 @@ internal sealed unsafe class ProcessResolver : IDisposable
     private const int FileCapacity = 4096;    // a longer command line is cut there
 
     private readonly Dictionary<int, ProcessInfo> _cache = new(256);
+    private readonly CgroupNames _cgroups = new();
     private readonly LinkBuffer _links = new();   // its Path is "/proc/PID/..." for every file read here
     private byte* _file = (byte*)NativeMemory.Alloc(FileCapacity);
 
@@ -128,7 +129,7 @@ internal sealed unsafe class ProcessResolver : IDisposable
             ReadOnlySpan<byte> fields = stat.Slice(close + 1);
             parent = (int)Field(fields, 1);
             isKernelThread = (Field(fields, 6) & PF_KTHREAD) != 0;
-            startTicks = Field(fields, 19);
+            startTicks = ProcessFacts.StartTicks(stat);
         }
 
         ReadOnlySpan<byte> cmdline = ReadProcFile(prefixLength, "/cmdline\0"u8).TrimEnd((byte)0);
@@ -144,7 +145,18 @@ internal sealed unsafe class ProcessResolver : IDisposable
         ReadOnlySpan<byte> status = ReadProcFile(prefixLength, "/status\0"u8);
         int userId = (int)StatusField(status, "\nUid:"u8, 1, ulong.MaxValue);   // effective uid
         int tgid = (int)StatusField(status, "\nTgid:"u8, 0, 0);
-        return new ProcessInfo(link, exe, name, commandLine, parent, userId, tgid) { StartTicks = startTicks };
+        int loginUserId = ProcessFacts.LoginUserId(ReadProcFile(prefixLength, "/loginuid\0"u8));
+        long sessionId = ProcessFacts.SessionId(ReadProcFile(prefixLength, "/sessionid\0"u8));
+        _cgroups.Name(ReadProcFile(prefixLength, "/cgroup\0"u8), out string cgroup, out string containerId);
+        return new ProcessInfo(link, exe, name, commandLine, parent, userId, tgid)
+        {
+            LoginUserId = loginUserId,
+            SessionId = sessionId,
+            StartTime = ProcessFacts.StartTimeUtc(startTicks, BootClock.BootTimeUtc, BootClock.TicksPerSecond),
+            Cgroup = cgroup,
+            ContainerId = containerId,
+            StartTicks = startTicks,
+        };
     }
 
     private ReadOnlySpan<byte> ReadProcFile(int prefixLength, ReadOnlySpan<byte> suffix)

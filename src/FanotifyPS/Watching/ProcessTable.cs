@@ -221,31 +221,32 @@ internal sealed unsafe class ProcessTable : IDisposable
     /// </summary>
     public ProcessInfo ResolvePermission(int pid, bool held, out bool isGone)
     {
-        ProcessInfo live = _proc.Resolve(pid, out isGone);
         _entries.TryGetValue(pid, out Entry? entry);
-        if (isGone)
+        if (!_proc.TryReadExe(pid, out ReadOnlySpan<byte> link))
         {
-            // Exiting (its mm is gone): what the table knows of it, if it is the same process.
-            return entry is not null && (held || IsSameLife(pid, entry)) ? entry.Facts : ProcessInfo.Unknown;
+            // No program: exiting (its mm is gone) or a kernel thread. What the table knows of it, if it is the
+            // same process; else what /proc still says (a kernel thread's name, a zombie's).
+            if (entry is not null && entry.Facts.Source != ProcessSource.Unknown)
+            {
+                isGone = true;
+                return held || IsSameLife(pid, entry) ? entry.Facts : ProcessInfo.Unknown;
+            }
+
+            return _proc.Resolve(pid, out isGone);
         }
 
-        if (live.Exe.Length == 0)
+        isGone = false;
+        if (entry is not null && entry.Facts.IsRead && link.SequenceEqual(entry.Facts.Link))
         {
-            return live;   // a kernel thread
+            return entry.Facts;   // the common case: allocates nothing
         }
 
-        if (entry is null)
-        {
-            _entries[pid] = new Entry { Facts = live };
-            return live;
-        }
-
-        bool sameProgram = string.Equals(entry.Facts.Exe, live.Exe, StringComparison.Ordinal);
-        if (entry.Facts.Source == ProcessSource.Exec && !sameProgram)
+        if (entry is not null && entry.Facts.Source == ProcessSource.Exec && !link.SequenceEqual(entry.Facts.Link))
         {
             if (entry.Awaiting != Awaiting.None)
             {
-                return live;   // mid-execve: /proc still names the old program, which is the one that opened
+                // Mid-execve: /proc still names the old program, which is the one that opened.
+                return _proc.ReadRunning(pid) ?? ProcessInfo.Unknown;
             }
 
             if (!held)
@@ -254,9 +255,24 @@ internal sealed unsafe class ProcessTable : IDisposable
             }
         }
 
-        // The same program (now read in full), or an entry that an exec the table missed made stale.
-        entry.Facts = live;
-        entry.FromScan = false;
+        // Never read, read before its exec (made from the event), or made stale by an exec the table missed.
+        if (_proc.ReadRunning(pid) is not { } live)
+        {
+            isGone = true;
+            return entry?.Facts ?? ProcessInfo.Unknown;
+        }
+
+        if (entry is null)
+        {
+            _entries[pid] = new Entry { Facts = live };
+        }
+        else
+        {
+            entry.Facts = entry.Facts.Source == ProcessSource.Exec && string.Equals(entry.Facts.Exe, live.Exe, StringComparison.Ordinal)
+                ? live.Copy(ProcessSource.Exec, entry.Facts.Sequence) : live;
+            entry.FromScan = false;
+        }
+
         return live;
     }
 
@@ -437,12 +453,9 @@ internal sealed unsafe class ProcessTable : IDisposable
             return ProcessInfo.Unknown;
         }
 
-        return new ProcessInfo(parentFacts.Link, parentFacts.Exe, parentFacts.Name, parentFacts.CommandLine, parent, parentFacts.UserId, pid)
-        {
-            Source = ProcessSource.Inherited,
-            IsRead = false,
-            Sequence = _history.Sequence,
-        };
+        // A fork copies its parent's program, arguments, users, session and cgroup; it starts at the fork.
+        DateTime? forkTime = life.ForkTimeNs == 0 ? null : BootClock.MonotonicToUtc(life.ForkTimeNs);
+        return parentFacts.Copy(ProcessSource.Inherited, _history.Sequence, pid, parent, forkTime);
     }
 
     /// <summary>The facts of an exec: the program file; the rest from /proc if the process is seen running it.</summary>
@@ -451,13 +464,8 @@ internal sealed unsafe class ProcessTable : IDisposable
     {
         if (_proc.ReadRunning(pid) is { } running && string.Equals(running.Exe, path, StringComparison.Ordinal))
         {
-            return new ProcessInfo(running.Link, running.Exe, running.Name, running.CommandLine,
-                running.ParentProcessId, running.UserId, running.ProcessId)
-            {
-                Source = ProcessSource.Exec,
-                StartTicks = running.StartTicks,
-                Sequence = _history?.Sequence ?? 0,
-            };
+            // Read at its exec: complete, but a permission event reads it once more (it may rename itself first).
+            return running.Copy(ProcessSource.Exec, _history?.Sequence ?? 0, isRead: false);
         }
 
         // Gone already (or still in its execve). The name is the program file's (exec names a process after the file
@@ -465,12 +473,18 @@ internal sealed unsafe class ProcessTable : IDisposable
         // is set-ID, the user: those of the facts before it, when they were this process's.
         ProcessInfo before = entry.Facts;
         bool sameProcess = before.Source != ProcessSource.Unknown && !Degraded && IsSameLife(pid, entry);
+        // The login uid, the session, the start and (until it moves) the cgroup survive an exec as well.
         return new ProcessInfo(System.Text.Encoding.UTF8.GetBytes(path), path, name.Length > 0 ? name : CommOf(path), string.Empty,
             sameProcess ? before.ParentProcessId : ParentOf(pid), sameProcess && !setId ? before.UserId : -1, pid)
         {
             Source = ProcessSource.Exec,
             IsRead = false,
             StartTicks = sameProcess ? before.StartTicks : 0,
+            StartTime = sameProcess ? before.StartTime : default,
+            LoginUserId = sameProcess ? before.LoginUserId : -1,
+            SessionId = sameProcess ? before.SessionId : -1,
+            Cgroup = sameProcess ? before.Cgroup : string.Empty,
+            ContainerId = sameProcess ? before.ContainerId : string.Empty,
             Sequence = _history?.Sequence ?? 0,
         };
     }
@@ -504,12 +518,7 @@ internal sealed unsafe class ProcessTable : IDisposable
             return facts;
         }
 
-        return new ProcessInfo(running.Link, running.Exe, running.Name, running.CommandLine, running.ParentProcessId, running.UserId, running.ProcessId)
-        {
-            Source = facts.Source,
-            StartTicks = running.StartTicks,
-            Sequence = facts.Sequence,
-        };
+        return running.Copy(facts.Source, facts.Sequence);
     }
 
     /// <summary>What the kernel will open next in this execve, read from the program through the event's fd.</summary>

@@ -12,10 +12,17 @@ internal sealed class ReportFilter
     public GlobSet Exe { get; init; } = GlobSet.Empty;
     public GlobSet ExcludeExe { get; init; } = GlobSet.Empty;
 
+    /// <summary>-LoginUser, resolved to uids: only the processes a login by one of them started.</summary>
+    public int[] LoginUserId { get; init; } = [];
+
+    /// <summary>-ContainerId: only the processes of containers whose 64-hex id matches (never a host process).</summary>
+    public GlobSet ContainerId { get; init; } = GlobSet.Empty;
+
     public bool HasTree => TreeRoots.Length != 0;
 
     public bool IsEmpty => TreeRoots.Length == 0 && ExcludePath.Count == 0 && ProcessId.Length == 0 &&
-        ExcludeProcessId.Length == 0 && Exe.Count == 0 && ExcludeExe.Count == 0;
+        ExcludeProcessId.Length == 0 && Exe.Count == 0 && ExcludeExe.Count == 0 &&
+        LoginUserId.Length == 0 && ContainerId.Count == 0;
 
     /// <summary>The path is under one of the Tree roots (always true without Tree scope).</summary>
     public bool InScope(string path)
@@ -37,20 +44,28 @@ internal sealed class ReportFilter
         return false;
     }
 
-    /// <summary>In scope (by its path, or for a rename its old path) and let through by every filter.</summary>
-    public bool Reports(string path, string oldPath, int pid, string exe) =>
-        (InScope(path) || (oldPath.Length != 0 && InScope(oldPath))) && PassesFilters(path, pid, exe);
+    /// <summary>
+    /// In scope (by its path, or for a rename its old path) and let through by every filter. loginUid is -1 when
+    /// unset or unknown, containerId empty on the host or when unknown.
+    /// </summary>
+    public bool Reports(string path, string oldPath, int pid, string exe, int loginUid, string containerId) =>
+        (InScope(path) || (oldPath.Length != 0 && InScope(oldPath))) && PassesFilters(path, pid, exe, loginUid, containerId, true, true);
 
-    public bool Reports(FanotifyEvent e) => Reports(e.Path, e.OldPath, e.ProcessId, e.Exe);
+    public bool Reports(FanotifyEvent e) => Reports(e.Path, e.OldPath, e.ProcessId, e.Exe, e.LoginUserId ?? -1, e.ContainerId);
 
     /// <summary>
-    /// For an event Reports left out: left out by -Exe or -ExcludeExe alone, with no program to judge (empty exe).
+    /// For an event Reports left out: left out by the process filters alone, for want of what they judge: by -Exe or
+    /// -ExcludeExe with no program (empty exe), or by -LoginUser or -ContainerId with the process's facts unknown.
     /// </summary>
-    public bool LeftOutWithoutExe(string path, string oldPath, int pid, string exe) =>
-        exe.Length == 0 && (Exe.Count != 0 || ExcludeExe.Count != 0) &&
-        (InScope(path) || (oldPath.Length != 0 && InScope(oldPath))) && PassesFilters(path, pid, exe, judgeExe: false);
+    public bool LeftOutWithoutExe(string path, string oldPath, int pid, string exe, int loginUid, string containerId, bool factsKnown)
+    {
+        bool exeUnknown = exe.Length == 0 && (Exe.Count != 0 || ExcludeExe.Count != 0);
+        bool factsUnknown = !factsKnown && (LoginUserId.Length != 0 || ContainerId.Count != 0);
+        return (exeUnknown || factsUnknown) && (InScope(path) || (oldPath.Length != 0 && InScope(oldPath))) &&
+            PassesFilters(path, pid, exe, loginUid, containerId, judgeExe: exe.Length != 0, judgeFacts: factsKnown);
+    }
 
-    private bool PassesFilters(string path, int pid, string exe, bool judgeExe = true)
+    private bool PassesFilters(string path, int pid, string exe, int loginUid, string containerId, bool judgeExe, bool judgeFacts)
     {
         if (ProcessId.Length != 0 && Array.IndexOf(ProcessId, pid) < 0)
         {
@@ -68,6 +83,17 @@ internal sealed class ReportFilter
         }
 
         if (judgeExe && ExcludeExe.Count != 0 && ExcludeExe.IsMatchAny(exe))
+        {
+            return false;
+        }
+
+        if (judgeFacts && LoginUserId.Length != 0 && Array.IndexOf(LoginUserId, loginUid) < 0)
+        {
+            return false;
+        }
+
+        // A host process is in no container: '*' selects every container's processes, not the host's too.
+        if (judgeFacts && ContainerId.Count != 0 && (containerId.Length == 0 || !ContainerId.IsMatchAny(containerId)))
         {
             return false;
         }

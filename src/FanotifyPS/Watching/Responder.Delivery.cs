@@ -110,10 +110,11 @@ internal sealed unsafe partial class Responder
             processId = process.ProcessId > 0 ? process.ProcessId : record.Pid;
         }
 
-        if (!_settings.Filter.Reports(judged ?? path, oldPath, processId, process.Exe))
+        if (!_settings.Filter.Reports(judged ?? path, oldPath, processId, process.Exe, process.LoginUserId, process.ContainerId))
         {
             _filteredCount++;
-            if (isGone && _settings.Filter.LeftOutWithoutExe(judged ?? path, oldPath, processId, process.Exe))
+            if (isGone && _settings.Filter.LeftOutWithoutExe(judged ?? path, oldPath, processId, process.Exe,
+                process.LoginUserId, process.ContainerId, process.HasFacts))
             {
                 _unnamedCount++;   // the watch says so: nobody could tell whether it was the program asked for
             }
@@ -135,6 +136,11 @@ internal sealed unsafe partial class Responder
             ParentProcessId = process.ParentProcessId,
             UserId = process.UserId,
             ProcessSource = process.Source,
+            LoginUserId = process.LoginUserId >= 0 ? process.LoginUserId : null,
+            SessionId = process.SessionId >= 0 ? process.SessionId : null,
+            ProcessStartTimeUtc = process.HasFacts ? process.StartTime : null,
+            Cgroup = process.Cgroup,
+            ContainerId = process.ContainerId,
             Rule = slot.Rule >= 0 ? _settings.Policy!.Rules[slot.Rule].Name : string.Empty,
         };
         if (info.HasError)

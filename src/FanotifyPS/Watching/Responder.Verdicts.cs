@@ -45,7 +45,7 @@ internal sealed unsafe partial class Responder
         else if (mayMatch)
         {
             FileId file = (mask & policy!.FileMask) != 0 ? ReadFileId(record.Fd) : default;
-            slot.Rule = policy.Evaluate(mask, judged, slot.Process?.Exe ?? string.Empty, slot.Process?.UserId ?? -1, file);
+            slot.Rule = policy.Evaluate(mask, judged, slot.Process?.Exe ?? string.Empty, slot.Process?.UserId ?? -1, slot.Process?.LoginUserId ?? -1, file);
         }
 
         if (policy is not null && policy.Denies(slot.Rule))
@@ -81,7 +81,7 @@ internal sealed unsafe partial class Responder
     {
         if (!process.HasRuleMask)
         {
-            process.RuleMask = policy.MatchMask(process.Exe, process.UserId);
+            process.RuleMask = policy.MatchMask(process.Exe, process.UserId, process.LoginUserId);
             process.HasRuleMask = true;
         }
 

@@ -58,7 +58,7 @@ internal sealed partial class Responder
         if (_settings.Policy is { } policy)
         {
             _ = RuleMask(policy, new ProcessInfo([], "/", "/", "/", 0, 0, 0));
-            _ = policy.Evaluate(Fanotify.FAN_OPEN_PERM, "/", "/", 0, ReadFileId(groupFd));
+            _ = policy.Evaluate(Fanotify.FAN_OPEN_PERM, "/", "/", 0, 0, ReadFileId(groupFd));
             for (int rule = 0; rule < policy.Rules.Length; rule++)
             {
                 _ = Respond(groupFd, -1, policy.DenyResponse(rule));
@@ -66,8 +66,8 @@ internal sealed partial class Responder
         }
 
         _ = PathText.Decode([0x2f, 0xff, 0x61]);   // a name that is not UTF-8
-        _ = _settings.Filter.Reports("/", "/", 0, "/");
-        _ = _settings.Filter.LeftOutWithoutExe("/", "/", 0, string.Empty);
+        _ = _settings.Filter.Reports("/", "/", 0, "/", 0, "/");
+        _ = _settings.Filter.LeftOutWithoutExe("/", "/", 0, string.Empty, -1, string.Empty, false);
         _ = _settings.Filter.InScope("/");
         _ = HasNoLinks(groupFd);
         _ = _links.FdPath(groupFd);   // how HandleResolver and MountTranslator name a reopened file
