@@ -8,6 +8,7 @@
                 (Publish-PSResource to a local folder repository).
     -Task Bench: build, then compare FanotifyPS with a C reference listener (bench/), print the table and
                 the promises as ratios, write out/bench.json; then a soak of -SoakMinutes (tagged Slow work).
+                -BenchRow Attribution,Exec runs only those rows (seconds, not the 25 minutes of the rest).
     -Task Test: build, then run the unit tests and the Pester tests (in a fresh child pwsh, against
                 out/FanotifyPS, under a hard deadline); write out/TestResults/*.xml; the last line is
                 "N passed, N failed, N skipped". Exits non-zero on any failure or when no test ran.
@@ -33,7 +34,11 @@ param(
 
     # Bench: operations per workload run, and the minutes of the soak (0: none).
     [int] $Operations = 100000,
-    [int] $SoakMinutes = 10
+    [int] $SoakMinutes = 10,
+
+    # Bench: run only these rows (Attribution, Exec: the attribution and exec-heavy rows), in seconds; default all.
+    # Also as one comma-separated argument: `pwsh -File build.ps1 -Task Bench -BenchRow Attribution,Exec` (no space).
+    [string[]] $BenchRow
 )
 
 $ErrorActionPreference = 'Stop'
@@ -106,7 +111,8 @@ function Assert-Root {
 
 # What the tests run besides pwsh: a C compiler for the test load programs, util-linux's setpriv and mount,
 # mkfs.ext4 for the loop-mounted ext4 image, sshd for the remoting test (run on 127.0.0.1 by the test itself),
-# gdb for the fault test that closes a watcher's fanotify descriptor under it.
+# gdb for the fault test that closes a watcher's fanotify descriptor under it, fatrace as the attribution test's
+# and benchmark's peer.
 function Install-TestPrerequisite {
     $missing = @()
     if (-not (Get-Command cc -ErrorAction Ignore)) { $missing += 'gcc', 'libc6-dev' }
@@ -121,6 +127,7 @@ function Install-TestPrerequisite {
     if (-not (Get-Command ssh-keygen -ErrorAction Ignore)) { $missing += 'openssh-client' }
     if (-not (Get-Command ss -ErrorAction Ignore)) { $missing += 'iproute2' }
     if (-not (Get-Command gdb -ErrorAction Ignore)) { $missing += 'gdb' }
+    if (-not (Get-Command fatrace -ErrorAction Ignore)) { $missing += 'fatrace' }
     if ($missing) {
         if (-not (Get-Command apt-get -ErrorAction Ignore)) { throw "The tests need these packages: $($missing -join ', ')." }
         Write-Host "Installing test prerequisites: $($missing -join ', ')"
@@ -216,8 +223,10 @@ switch ($Task) {
         Build-Module
         Install-TestPrerequisite
         Build-CTool -From 'bench' -To 'bench-tools'
+        $only = @($BenchRow -split ',' | ForEach-Object { $_.Trim() } | Where-Object { $_ })
+        foreach ($row in $only) { if ($row -notin 'Attribution', 'Exec') { throw "-BenchRow takes Attribution and Exec, not '$row'." } }
         & (Join-Path $Root 'bench/Invoke-Benchmark.ps1') -ModulePath $ModuleOut -ToolPath (Join-Path $Out 'bench-tools') `
-            -OutFile (Join-Path $Out 'bench.json') -Operations $Operations -SoakMinutes $SoakMinutes
+            -OutFile (Join-Path $Out 'bench.json') -Operations $Operations -SoakMinutes $SoakMinutes -Only $only
     }
     'Test' {
         Assert-Root

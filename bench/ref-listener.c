@@ -1,9 +1,11 @@
 /* ref-listener: the benchmark's C reference, in the design of the fanotify(7) example: one thread, poll(),
  * read a batch, answer each permission event FAN_ALLOW first, then resolve the file (/proc/self/fd/N) and
  * the program (/proc/PID/exe) and print a line, close the event fd.
- * usage: ref-listener DIR perm|notif READYFILE
+ * usage: ref-listener DIR perm|notif|exec READYFILE
  *   perm:  FAN_CLASS_CONTENT | FAN_UNLIMITED_QUEUE, FAN_OPEN_PERM | FAN_CLOSE_WRITE
  *   notif: FAN_CLASS_NOTIF, FAN_OPEN | FAN_CLOSE_WRITE
+ *   exec:  notif, and FAN_OPEN_EXEC on the filesystems of / and /usr/bin in the same group: the exec events
+ *          that a watch naming the program of every event reads (issue 13's design), resolved and printed too
  * Marks DIR's filesystem, creates READYFILE, and runs until SIGTERM or SIGINT; then prints
  * {"events":N,"cpu_seconds":S} on stderr. Event lines go to stdout (send them to /dev/null). */
 #define _GNU_SOURCE
@@ -29,6 +31,7 @@ int main(int argc, char **argv)
         return 2;
     }
     int perm = strcmp(argv[2], "perm") == 0;
+    int exec = strcmp(argv[2], "exec") == 0;
     struct sigaction sa = { .sa_handler = on_signal };
     sigaction(SIGTERM, &sa, NULL);
     sigaction(SIGINT, &sa, NULL);
@@ -40,6 +43,15 @@ int main(int argc, char **argv)
                       (perm ? FAN_OPEN_PERM : FAN_OPEN) | FAN_CLOSE_WRITE, AT_FDCWD, argv[1]) < 0) {
         perror("fanotify_mark");
         return 1;
+    }
+    if (exec) {
+        const char *programs[] = { "/", "/usr/bin" };
+        for (int i = 0; i < 2; i++) {
+            if (fanotify_mark(fd, FAN_MARK_ADD | FAN_MARK_FILESYSTEM, FAN_OPEN_EXEC, AT_FDCWD, programs[i]) < 0) {
+                perror(programs[i]);
+                return 1;
+            }
+        }
     }
     FILE *ready = fopen(argv[3], "w");
     if (ready) fclose(ready);
@@ -80,7 +92,8 @@ int main(int argc, char **argv)
             snprintf(proc, sizeof proc, "/proc/%d/exe", m->pid);
             n = readlink(proc, exe, sizeof exe - 1);
             exe[n < 0 ? 0 : n] = 0;
-            printf("%s: File %s Exe %s\n", (m->mask & FAN_OPEN_PERM) ? "FAN_OPEN_PERM" : (m->mask & FAN_OPEN) ? "FAN_OPEN" : "FAN_CLOSE_WRITE", path, exe);
+            printf("%s: File %s Exe %s\n", (m->mask & FAN_OPEN_PERM) ? "FAN_OPEN_PERM" : (m->mask & FAN_OPEN_EXEC) ? "FAN_OPEN_EXEC"
+                   : (m->mask & FAN_OPEN) ? "FAN_OPEN" : "FAN_CLOSE_WRITE", path, exe);
             close(m->fd);
             events++;
         }

@@ -1,0 +1,51 @@
+/* attrreuse: two processes that get the same pid one after the other, each running another program.
+ * usage: attrreuse DIR I
+ * Forks a child that runs "tee DIR/reuse-tee/tee.I.PID" (stdin /dev/null: it creates the file and exits),
+ * reaps it, waits 12 ms, writes PID-1 to /proc/sys/kernel/ns_last_pid so that the next fork gets PID again, and forks a
+ * child that runs "touch DIR/reuse-touch/touch.I.PID2". Prints {"i":I,"first":PID,"second":PID2}: PID2 is
+ * PID unless another process forked in between (then the pair is no reuse, and says so). */
+#define _GNU_SOURCE
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+static pid_t run(const char *program, const char *name, const char *dir, const char *sub, const char *i)
+{
+    pid_t pid = fork();
+    if (pid < 0) { perror("fork"); exit(1); }
+    if (pid == 0) {
+        char path[4096];
+        snprintf(path, sizeof path, "%s/%s/%s.%s.%d", dir, sub, name, i, (int)getpid());
+        int null = open("/dev/null", O_RDONLY);
+        if (null >= 0) { dup2(null, 0); dup2(open("/dev/null", O_WRONLY), 1); }
+        execl(program, name, path, (char *)NULL);
+        perror(program);
+        _exit(127);
+    }
+    int status;
+    if (waitpid(pid, &status, 0) < 0 || !WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+        fprintf(stderr, "%s failed\n", program);
+        exit(1);
+    }
+    return pid;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 3) { fprintf(stderr, "usage: %s DIR I\n", argv[0]); return 2; }
+    pid_t first = run("/usr/bin/tee", "tee", argv[1], "reuse-tee", argv[2]);
+    /* More than a clock tick (USER_HZ 100) apart: the two lives then have different start times. */
+    usleep(12000);
+    int fd = open("/proc/sys/kernel/ns_last_pid", O_WRONLY);
+    if (fd < 0) { perror("ns_last_pid"); return 1; }
+    char text[32];
+    int n = snprintf(text, sizeof text, "%d", (int)first - 1);
+    if (write(fd, text, n) != n) { perror("ns_last_pid"); return 1; }
+    close(fd);
+    pid_t second = run("/usr/bin/touch", "touch", argv[1], "reuse-touch", argv[2]);
+    printf("{\"i\":%s,\"first\":%d,\"second\":%d}\n", argv[2], (int)first, (int)second);
+    return 0;
+}
