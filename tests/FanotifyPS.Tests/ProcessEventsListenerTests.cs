@@ -215,6 +215,29 @@ public class ProcessEventsListenerTests
         Assert.Empty(history.LivesSince(21, 0));
     }
 
+    [Fact]
+    public void Reading_a_datagram_allocates_nothing()
+    {
+        byte[] datagram = [
+            .. Message(Netlink.PROC_EVENT_FORK, 1, 10, 10, 20, 20),
+            .. Message(Netlink.PROC_EVENT_EXEC, 3, 20, 20),
+            .. Message(Netlink.PROC_EVENT_EXIT, 4, 20, 20, 0, 17, 10, 10),
+        ];
+        int count = 0;
+        long before = GC.GetAllocatedBytesForCurrentThread();
+        for (int i = 0; i < 1000; i++)
+        {
+            var reader = new ProcessEventReader(datagram);
+            while (reader.TryRead(out ProcessEvent processEvent))
+            {
+                count += processEvent.ProcessId == 20 ? 1 : 0;
+            }
+        }
+
+        Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - before);
+        Assert.Equal(3000, count);
+    }
+
     [Theory]
     [InlineData(10)]    // inside the nlmsghdr
     [InlineData(30)]    // inside the cn_msg
