@@ -12,9 +12,16 @@ public sealed class ModuleLifetime : IModuleAssemblyInitializer, IModuleAssembly
     {
         if (System.Threading.Interlocked.Exchange(ref s_exitHooked, 1) == 0)
         {
-            AppDomain.CurrentDomain.ProcessExit += (_, _) => LiveWatchers.StopAll();
+            AppDomain.CurrentDomain.ProcessExit += (_, _) => StopAll();
         }
     }
 
-    public void OnRemove(PSModuleInfo psModuleInfo) => LiveWatchers.StopAll();
+    public void OnRemove(PSModuleInfo psModuleInfo) => StopAll();
+
+    // The watches first: they release the process events listener; whatever still holds it, it closes then.
+    private static void StopAll()
+    {
+        LiveWatchers.StopAll();
+        ProcessEventsListener.CloseShared();
+    }
 }
