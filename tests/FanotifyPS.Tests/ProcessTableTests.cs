@@ -150,7 +150,7 @@ public sealed class ProcessTableTests : IDisposable
     {
         using var table = new ProcessTable(null, null, 0, null);
         table.OnExec(Parent, -1, "/usr/bin/rm");
-        Assert.Equal(ProcessSource.Unknown, table.Resolve(Parent, Fanotify.FAN_EPIDFD, out bool isGone).Source);
+        Assert.Equal(ProcessSource.Unknown, table.Resolve(Parent, Fanotify.FAN_EPIDFD, isExec: false, out bool isGone).Source);
         Assert.True(isGone);
     }
 
@@ -184,7 +184,7 @@ public sealed class ProcessTableTests : IDisposable
         Assert.Equal(2, history.LivesSince(Parent, 0).Length);
     }
 
-    private ProcessInfo Resolve(int pid) => _table.Resolve(pid, Fanotify.FAN_EPIDFD, out _);
+    private ProcessInfo Resolve(int pid) => _table.Resolve(pid, Fanotify.FAN_EPIDFD, isExec: false, out _);
 
     public void Dispose() => _table.Dispose();
 }

@@ -550,5 +550,6 @@ internal sealed unsafe class ProcessEventsListener
     {
         Volatile.Write(ref _failureErrno, errno);
         Volatile.Write(ref _failureWhat, what);
+        History.OnLoss();   // nothing more will come: from here on the history has a gap, and its readers know it
     }
 }

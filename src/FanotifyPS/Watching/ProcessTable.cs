@@ -41,6 +41,7 @@ internal sealed unsafe class ProcessTable : IDisposable
     private long _marksPlacedSequence = long.MaxValue;
     private volatile bool _execEvents = true;
     private bool _drainedInBatch;
+    private long _batchSequence = long.MaxValue;
     private long _lastDrainedMark;
     private int _pruneAbove = PruneAbove;
     private byte* _image = (byte*)System.Runtime.InteropServices.NativeMemory.Alloc(ImageBufferSize);
@@ -278,7 +279,8 @@ internal sealed unsafe class ProcessTable : IDisposable
 
     /// <summary>The process of a notification event, read after the fact.</summary>
     /// <param name="pidFd">The event's pidfd, FAN_EPIDFD (gone), or FAN_NOPIDFD/-1 (not reported).</param>
-    public ProcessInfo Resolve(int pid, int pidFd, out bool isGone)
+    /// <param name="isExec">The event is itself an exec (reported because the user asked): it does not end the execve.</param>
+    public ProcessInfo Resolve(int pid, int pidFd, bool isExec, out bool isGone)
     {
         bool? exited = pidFd == Fanotify.FAN_EPIDFD ? true : pidFd >= 0 ? HasExited(pidFd) : null;
         if (!_entries.TryGetValue(pid, out Entry? entry))
@@ -286,7 +288,11 @@ internal sealed unsafe class ProcessTable : IDisposable
             return FromHistory(pid, exited, out isGone);
         }
 
-        Settle(entry);
+        if (!isExec)
+        {
+            Settle(entry);
+        }
+
         if (entry.Facts.Source == ProcessSource.Unknown)
         {
             isGone = exited ?? !_proc.TryReadExe(pid, out _);
@@ -348,8 +354,7 @@ internal sealed unsafe class ProcessTable : IDisposable
             return entry.Facts.StartTicks != 0 && _proc.TryReadStat(pid, out _, out ulong startTicks) && startTicks == entry.Facts.StartTicks;
         }
 
-        DrainOnce();
-        ProcessLife[] lives = _history!.LivesSince(pid, _startSequence);
+        ProcessLife[] lives = CandidateLives(pid, entry.Facts.StartTime);
         if (lives.Length > 1)
         {
             return false;   // the pid was reused: which life raised the event is not known
@@ -371,6 +376,46 @@ internal sealed unsafe class ProcessTable : IDisposable
         return true;
     }
 
+    /// <summary>
+    /// The lives of pid that may have raised an event of this batch: not one forked after the batch was read (the
+    /// history is drained after the read), and not one before the life of facts read while it ran (its start time
+    /// names its fork; one tick of /proc/PID/stat is 10 ms).
+    /// </summary>
+    private ProcessLife[] CandidateLives(int pid, DateTime startTime)
+    {
+        DrainOnce();
+        ProcessLife[] lives = _history!.LivesSince(pid, _startSequence);
+        if (lives.Length <= 1)
+        {
+            return lives;
+        }
+
+        int first = 0, end = lives.Length;
+        while (end > 1 && lives[end - 1].FirstSequence > _batchSequence)
+        {
+            end--;
+        }
+
+        if (startTime != default)
+        {
+            TimeSpan tick = TimeSpan.FromSeconds(1.0 / Math.Max(1, BootClock.TicksPerSecond));
+            int match = -1;
+            for (int i = 0; i < end; i++)
+            {
+                DateTime fork = lives[i].ForkTimeNs == 0 ? default : BootClock.MonotonicToUtc(lives[i].ForkTimeNs);
+                bool near = fork != default && (fork - startTime).Duration() <= tick * 1.5;
+                if (near)
+                {
+                    match = match == -1 ? i : -2;   // two lives as near: neither is named
+                }
+            }
+
+            first = match >= 0 ? match : 0;
+        }
+
+        return first == 0 && end == lives.Length ? lives : lives[first..end];
+    }
+
     /// <summary>A pid with no entry: a fork that did not exec (its parent's program), or one that ran before the watch.</summary>
     private ProcessInfo FromHistory(int pid, bool? exited, out bool isGone)
     {
@@ -380,8 +425,7 @@ internal sealed unsafe class ProcessTable : IDisposable
             return ProcessInfo.Unknown;
         }
 
-        DrainOnce();
-        ProcessLife[] lives = _history!.LivesSince(pid, _startSequence);
+        ProcessLife[] lives = CandidateLives(pid, default);
         if (lives.Length == 0 && !isGone && _proc.ReadRunning(pid) is { } running)
         {
             // Neither forked, exec'd nor exited since the start (a thread of a process, with -ThreadId): it runs what it ran.
@@ -572,6 +616,7 @@ internal sealed unsafe class ProcessTable : IDisposable
         {
             _drainedInBatch = true;
             _drain?.Invoke();
+            _batchSequence = _history?.Sequence ?? 0;   // after the read: a life forked later raised none of this batch
         }
     }
 

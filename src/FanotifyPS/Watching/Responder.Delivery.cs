@@ -97,7 +97,7 @@ internal sealed unsafe partial class Responder
         }
         else
         {
-            process = ResolveProcess(record.Pid, info.PidFd, out isGone);
+            process = ResolveProcess(record.Pid, info.PidFd, (record.Mask & Fanotify.FAN_OPEN_EXEC) != 0, out isGone);
         }
 
         CloseFd(info.PidFd);
@@ -156,7 +156,7 @@ internal sealed unsafe partial class Responder
     /// A notification event's process, from the table (see <see cref="ProcessTable"/>). With FAN_REPORT_PIDFD, a
     /// process already gone (FAN_EPIDFD) is not looked up in /proc, where its pid may now belong to another.
     /// </summary>
-    private ProcessInfo ResolveProcess(int pid, int pidFd, out bool isGone) => _processes.Resolve(pid, pidFd, out isGone);
+    private ProcessInfo ResolveProcess(int pid, int pidFd, bool isExec, out bool isGone) => _processes.Resolve(pid, pidFd, isExec, out isGone);
 
     /// <summary>A file-handle group's exec event: the program by its directory's handle and its name.</summary>
     private string ResolveProgram(ReadOnlySpan<byte> batch, in FanotifyEventInfo info)

@@ -19,8 +19,8 @@ internal sealed partial class Responder
         int groupFd = _group.Fd;
         _ = _processes.ResolvePermission(_ownPid, held: true, out _);
         _ = _processes.ResolvePermission(_ownPid, held: false, out _);   // a live process: the full read of its facts
-        _ = _processes.Resolve(_ownPid, Fanotify.FAN_NOPIDFD, out _);
-        _ = _processes.Resolve(int.MaxValue, Fanotify.FAN_EPIDFD, out _);   // gone, never seen: the history's paths
+        _ = _processes.Resolve(_ownPid, Fanotify.FAN_NOPIDFD, isExec: false, out _);
+        _ = _processes.Resolve(int.MaxValue, Fanotify.FAN_EPIDFD, isExec: false, out _);   // gone, never seen: the history's paths
 
         if (_settings.Kind == GroupKind.FileDescriptor)
         {

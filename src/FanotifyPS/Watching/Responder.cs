@@ -49,6 +49,7 @@ internal sealed unsafe partial class Responder : IDisposable
     private const int MinEventsPerRead = 16;
     private const int MaxBatchesBetweenPolls = 64;
     private const int MaxSpinBackoff = 64;
+    private const int IdleMarkMilliseconds = 1000;
 
     private readonly FileDescriptorHandle _group;
     private readonly FileDescriptorHandle _stopEvent;
@@ -252,7 +253,17 @@ internal sealed unsafe partial class Responder : IDisposable
             batchesSincePoll = 0;
             fds[0].revents = 0;
             fds[1].revents = 0;
-            if (Libc.poll(fds, 2, -1) < 0)
+            // With the process connector, an idle group wakes now and then to tell the history that its queue is
+            // empty, so that the lives of processes that ended can be forgotten.
+            long idleSequence = _settings.History?.Sequence ?? 0;
+            int ready = Libc.poll(fds, 2, _settings.History is null ? -1 : IdleMarkMilliseconds);
+            if (ready == 0)
+            {
+                _processes.QueueDrained(idleSequence);   // nothing came since the poll began: every earlier event was read
+                continue;
+            }
+
+            if (ready < 0)
             {
                 int errno = Marshal.GetLastPInvokeError();
                 if (errno == Errno.EINTR)

@@ -38,8 +38,15 @@ internal sealed partial class Watcher
             _programs.OpenDescriptors();
         }
 
-        ProcessHistory? history = null;
-        Action? drainHistory = null;
+        ProcessEventsListener? listener = ProcessEventsListener.Acquire();
+        if (listener is null)
+        {
+            ProcessEventsListener.WarnOnce(writeWarning);
+        }
+
+        _listener = listener;
+        ProcessHistory? history = listener?.History;
+        Action? drainHistory = listener is null ? null : () => _ = listener.Drain();
         long startSequence = history?.Sequence ?? 0;
         Dictionary<int, ProcessInfo> running = ProcessTable.ScanRunning();
         ExecScope? execScope = (spec.Events & FanotifyEventType.OpenExec) != 0 ? new ExecScope(spec.Scope, spec.Paths) : null;

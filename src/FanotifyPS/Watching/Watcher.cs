@@ -54,6 +54,7 @@ internal sealed partial class Watcher : IDisposable
     private readonly List<Responder> _responders = [];
     private readonly List<FileDescriptorHandle> _mountFds = [];
     private ProgramFileSystems? _programs;
+    private ProcessEventsListener? _listener;
     private readonly object _stateLock = new();
     private FileDescriptorHandle? _stopEvent;
     private StopSignalGuard? _stopGuard;
@@ -211,6 +212,7 @@ internal sealed partial class Watcher : IDisposable
             }
 
             _programs?.Dispose();
+            ProcessEventsListener.Release(Interlocked.Exchange(ref _listener, null));
 
             Interlocked.Exchange(ref _stopGuard, null)?.Dispose();
         }
