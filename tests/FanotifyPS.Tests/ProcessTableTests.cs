@@ -119,6 +119,36 @@ public sealed class ProcessTableTests : IDisposable
     }
 
     [Fact]
+    public void A_reused_pid_is_told_apart_by_the_close_of_the_first_program_at_its_exit()
+    {
+        _table.MarksPlaced(_history.Sequence, true, ["/usr/bin"]);
+        _history.OnFork(1, Parent, 0);
+        _history.OnExec(Parent);
+        _history.OnExit(Parent);
+        _history.OnFork(1, Parent, 0);
+        _history.OnExec(Parent);
+        _history.OnExit(Parent);
+        _table.OnExec(Parent, -1, "/usr/bin/tee");
+        Assert.Equal("/usr/bin/tee", Resolve(Parent).Exe);   // before tee's exit: tee's life
+        _table.OnClose(Parent, "/usr/bin/tee");
+        Assert.Equal(ProcessSource.Unknown, Resolve(Parent).Source);   // after it, before the next exec: not tee's
+        _table.OnExec(Parent, -1, "/usr/bin/touch");
+        Assert.Equal("/usr/bin/touch", Resolve(Parent).Exe);
+    }
+
+    [Fact]
+    public void A_reused_pid_whose_program_has_no_watched_directory_is_unknown()
+    {
+        _table.MarksPlaced(_history.Sequence, true, ["/usr/sbin"]);
+        _history.OnFork(1, Parent, 0);
+        _history.OnExec(Parent);
+        _history.OnExit(Parent);
+        _history.OnFork(1, Parent, 0);
+        _table.OnExec(Parent, -1, "/usr/bin/tee");
+        Assert.Equal(ProcessSource.Unknown, Resolve(Parent).Source);
+    }
+
+    [Fact]
     public void A_file_handle_group_folds_ld_so_and_takes_a_scripts_interpreter()
     {
         _history.OnFork(1, Parent, 0);

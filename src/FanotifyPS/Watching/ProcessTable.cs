@@ -40,6 +40,7 @@ internal sealed unsafe class ProcessTable : IDisposable
     private readonly long _startSequence;
     private long _marksPlacedSequence = long.MaxValue;
     private volatile bool _execEvents = true;
+    private volatile HashSet<string>? _programDirectories;
     private bool _drainedInBatch;
     private long _batchSequence = long.MaxValue;
     private long _lastDrainedMark;
@@ -101,9 +102,11 @@ internal sealed unsafe class ProcessTable : IDisposable
 
     /// <summary>Every exec mark is placed: an exec after this sequence raised an exec event in the queue.</summary>
     /// <param name="execEvents">The exec marks were placed (false: the kernel has no FAN_OPEN_EXEC, or refused them).</param>
-    public void MarksPlaced(long sequence, bool execEvents = true)
+    /// <param name="programDirectories">The directories whose program files' closes mark an exit in this queue.</param>
+    public void MarksPlaced(long sequence, bool execEvents = true, HashSet<string>? programDirectories = null)
     {
         _execEvents = execEvents;
+        _programDirectories = programDirectories;
         System.Threading.Volatile.Write(ref _marksPlacedSequence, sequence);
     }
 
@@ -139,6 +142,19 @@ internal sealed unsafe class ProcessTable : IDisposable
         }
     }
 
+    /// <summary>
+    /// Notes a FAN_CLOSE_NOWRITE of pid: the last close of the program it runs is its exit (the memory that maps the
+    /// file is released), so none of its later events in this queue is of the life that exec'd it.
+    /// </summary>
+    public void OnClose(int pid, string path)
+    {
+        if (_entries.TryGetValue(pid, out Entry? entry) && entry.ExitExpected &&
+            string.Equals(entry.Facts.Exe, path, StringComparison.Ordinal))
+        {
+            entry.Ended = true;
+        }
+    }
+
     /// <summary>Notes an exec event of pid: the program the process runs from here on in this queue.</summary>
     /// <param name="fd">The event's fd (a file-descriptor group), or -1 (a file-handle group: only the name is known).</param>
     public void OnExec(int pid, int fd, string path)
@@ -171,6 +187,7 @@ internal sealed unsafe class ProcessTable : IDisposable
             {
                 // A script's interpreter (or binfmt_misc's) becomes the program; the name stays the script's.
                 entry.Facts = ExecFacts(pid, path, entry.Facts.Name, entry, IsSetId(fd));
+                ExpectExit(entry);
                 Await(entry, fd);
                 return;
             }
@@ -197,6 +214,7 @@ internal sealed unsafe class ProcessTable : IDisposable
             if (!entry.SawInterpreter)
             {
                 entry.Facts = ExecFacts(pid, path, entry.Facts.Name, entry, setId: true);
+                ExpectExit(entry);
                 return;
             }
         }
@@ -213,6 +231,15 @@ internal sealed unsafe class ProcessTable : IDisposable
         entry.BeforeExec = before;
         entry.LastWasExec = true;
         entry.SawInterpreter = false;
+        ExpectExit(entry);
+    }
+
+    /// <summary>An exec entry whose program is in a marked program directory: its exit will show in this queue.</summary>
+    private void ExpectExit(Entry entry)
+    {
+        entry.Ended = false;
+        entry.ExitExpected = _programDirectories is { } directories &&
+            System.IO.Path.GetDirectoryName(entry.Facts.Exe) is { } directory && directories.Contains(directory);
     }
 
     /// <summary>
@@ -357,7 +384,9 @@ internal sealed unsafe class ProcessTable : IDisposable
         ProcessLife[] lives = CandidateLives(pid, entry.Facts.StartTime);
         if (lives.Length > 1)
         {
-            return false;   // the pid was reused: which life raised the event is not known
+            // The pid was reused. An event read after the exec and before the exit of the life that exec'd this
+            // program is of that life; after its exit, or without an exit to wait for, which life raised it is not known.
+            return entry.Facts.Source == ProcessSource.Exec && entry.ExitExpected && !entry.Ended;
         }
 
         if (entry.FromScan && lives.Length == 1)
@@ -517,14 +546,15 @@ internal sealed unsafe class ProcessTable : IDisposable
         // is set-ID, the user: those of the facts before it, when they were this process's.
         ProcessInfo before = entry.Facts;
         bool sameProcess = before.Source != ProcessSource.Unknown && !Degraded && IsSameLife(pid, entry);
+        ProcessLife? life = sameProcess ? null : OnlyLife(pid);
         // The login uid, the session, the start and (until it moves) the cgroup survive an exec as well.
         return new ProcessInfo(System.Text.Encoding.UTF8.GetBytes(path), path, name.Length > 0 ? name : CommOf(path), string.Empty,
-            sameProcess ? before.ParentProcessId : ParentOf(pid), sameProcess && !setId ? before.UserId : -1, pid)
+            sameProcess ? before.ParentProcessId : life?.ParentProcessId ?? 0, sameProcess && !setId ? before.UserId : -1, pid)
         {
             Source = ProcessSource.Exec,
             IsRead = false,
             StartTicks = sameProcess ? before.StartTicks : 0,
-            StartTime = sameProcess ? before.StartTime : default,
+            StartTime = sameProcess ? before.StartTime : life is { ForkTimeNs: > 0 } ? BootClock.MonotonicToUtc(life.ForkTimeNs) : default,
             LoginUserId = sameProcess ? before.LoginUserId : -1,
             SessionId = sameProcess ? before.SessionId : -1,
             Cgroup = sameProcess ? before.Cgroup : string.Empty,
@@ -533,17 +563,16 @@ internal sealed unsafe class ProcessTable : IDisposable
         };
     }
 
-    /// <summary>The parent at the fork of pid's only life since the start; 0 when not known.</summary>
-    private int ParentOf(int pid)
+    /// <summary>Pid's only life since the start (forked since: its parent and start are known); null when there are more, or none.</summary>
+    private ProcessLife? OnlyLife(int pid)
     {
         if (Degraded)
         {
-            return 0;
+            return null;
         }
 
-        DrainOnce();
-        ProcessLife[] lives = _history!.LivesSince(pid, _startSequence);
-        return lives.Length == 1 ? lives[0].ParentProcessId : 0;
+        ProcessLife[] lives = CandidateLives(pid, default);
+        return lives.Length == 1 && lives[0].ForkSequence != 0 ? lives[0] : null;
     }
 
     private bool IsSetId(int fd)
@@ -678,6 +707,10 @@ internal sealed unsafe class ProcessTable : IDisposable
         public bool FromScan;
         public bool LastWasExec;
         public bool SawInterpreter;
+        /// <summary>The program is in a marked program directory: the process's exit will show as its close.</summary>
+        public bool ExitExpected;
+        /// <summary>That close was read: the life that exec'd the program has ended.</summary>
+        public bool Ended;
         public Awaiting Awaiting;
         public FileId AwaitedFile;
         public string AwaitedName = string.Empty;

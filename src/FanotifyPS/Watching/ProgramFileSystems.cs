@@ -41,6 +41,45 @@ internal sealed unsafe class ProgramFileSystems : IDisposable
     /// <summary>The mount points that refused an exec mark, with why (for -Verbose).</summary>
     public List<string> Refused { get; } = [];
 
+    /// <summary>
+    /// The directories programs are run from: $PATH's, the usual ones, and those of the programs running now. A
+    /// FAN_CLOSE_NOWRITE mark on each (for its files) makes an exit visible in the queue: a process's program file is
+    /// closed for the last time when its memory is released, at its exit (or its next exec).
+    /// </summary>
+    public string[] ProgramDirectories { get; private set; } = [];
+
+    /// <summary>Finds the program directories (see <see cref="ProgramDirectories"/>) among <paramref name="running"/>'s programs.</summary>
+    public void FindProgramDirectories(IEnumerable<string> runningPrograms)
+    {
+        var directories = new SortedSet<string>(StringComparer.Ordinal);
+        string path = Environment.GetEnvironmentVariable("PATH") ?? string.Empty;
+        foreach (string directory in path.Split(':').Concat(["/usr/local/sbin", "/usr/local/bin", "/usr/sbin", "/usr/bin", "/sbin", "/bin"])
+            .Concat(runningPrograms.Select(p => System.IO.Path.GetDirectoryName(p) ?? string.Empty)))
+        {
+            if (directory.StartsWith('/') && FileSystemFacts.RealPath(directory) is { } real && System.IO.Directory.Exists(real))
+            {
+                directories.Add(real);
+            }
+        }
+
+        ProgramDirectories = [.. directories];
+    }
+
+    /// <summary>FAN_CLOSE_NOWRITE on the files of every program directory; returns the directories marked.</summary>
+    public HashSet<string> MarkProgramDirectories(FileDescriptorHandle group)
+    {
+        var marked = new HashSet<string>(StringComparer.Ordinal);
+        foreach (string directory in ProgramDirectories)
+        {
+            if (FanotifyCalls.TryMark(group, directory, FanotifyScope.Directory, Fanotify.FAN_CLOSE_NOWRITE | Fanotify.FAN_EVENT_ON_CHILD) == 0)
+            {
+                marked.Add(directory);
+            }
+        }
+
+        return marked;
+    }
+
     public static ProgramFileSystems Find()
     {
         var seen = new HashSet<string>(StringComparer.Ordinal);

@@ -43,15 +43,33 @@ internal sealed unsafe partial class Responder
             return;
         }
 
-        // An exec: who the process is from here on in this queue. Reported only where the user's marks ask for it.
+        // An exec: who the process is from here on in this queue; the close of a program file: maybe its exit. Each is
+        // reported only where the user's own marks ask for it.
         ulong mask = record.Mask;
-        if ((mask & Fanotify.FAN_OPEN_EXEC) != 0)
+        if ((mask & (Fanotify.FAN_OPEN_EXEC | Fanotify.FAN_CLOSE_NOWRITE)) != 0)
         {
-            string program = record.Fd >= 0 ? ResolvePath(record.Fd, out _) : ResolveProgram(batch, info);
-            _processes.OnExec(record.Pid, record.Fd, program);
-            if (_settings.ExecScope is not { } scope || !scope.Reports(record.Fd, program, _statx))
+            string program;
+            if (record.Fd >= 0)
             {
-                mask &= ~Fanotify.FAN_OPEN_EXEC;
+                program = slot.Path ??= ResolvePath(record.Fd, out slot.IsDeleted);   // the event's path too, read once
+            }
+            else
+            {
+                program = ResolveProgram(batch, info);
+            }
+
+            if ((mask & Fanotify.FAN_OPEN_EXEC) != 0)
+            {
+                _processes.OnExec(record.Pid, record.Fd, program);
+            }
+            else
+            {
+                _processes.OnClose(record.Pid, program);
+            }
+
+            if (_settings.AttributionScope is not { } scope || !scope.Reports(record.Fd, program, _statx))
+            {
+                mask &= ~(Fanotify.FAN_OPEN_EXEC | Fanotify.FAN_CLOSE_NOWRITE);
             }
 
             if ((mask & _settings.RequestedEvents) == 0)

@@ -1,4 +1,5 @@
 using System;
+using System.Collections.Generic;
 using System.Runtime.InteropServices;
 using System.Threading;
 using FanotifyPS.Interop;
@@ -120,7 +121,8 @@ internal sealed unsafe partial class Responder : IDisposable
     public long ExecEventCount => Volatile.Read(ref _execEventCount);
 
     /// <summary>Every exec mark is placed (at this history sequence): see <see cref="ProcessTable.MarksPlaced"/>.</summary>
-    public void MarksPlaced(long sequence, bool execEvents) => _processes.MarksPlaced(sequence, execEvents);
+    public void MarksPlaced(long sequence, bool execEvents, HashSet<string> programDirectories) =>
+        _processes.MarksPlaced(sequence, execEvents, programDirectories);
 
     /// <summary>Why the responder ended on its own; null while running or after a requested stop.</summary>
     /// <remarks>Composed here, on the reader's thread: the responder formats nothing.</remarks>

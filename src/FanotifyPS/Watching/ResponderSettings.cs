@@ -25,8 +25,8 @@ internal sealed class ResponderSettings
     /// <summary>Who each process is: fed by the exec events of this group's queue. Owned by the responder.</summary>
     public required ProcessTable Processes { get; init; }
 
-    /// <summary>Which FAN_OPEN_EXEC events the user's own marks ask for (null: the user asked for none).</summary>
-    public ExecScope? ExecScope { get; init; }
+    /// <summary>Which FAN_OPEN_EXEC and FAN_CLOSE_NOWRITE events the user's own marks ask for (null: the user asked for neither).</summary>
+    public AttributionScope? AttributionScope { get; init; }
 
     /// <summary>The process connector's history, whose sequence a read notes before it starts; null without one.</summary>
     public ProcessHistory? History { get; init; }

@@ -49,7 +49,8 @@ internal sealed partial class Watcher
         Action? drainHistory = listener is null ? null : () => _ = listener.Drain();
         long startSequence = history?.Sequence ?? 0;
         Dictionary<int, ProcessInfo> running = ProcessTable.ScanRunning();
-        ExecScope? execScope = (spec.Events & FanotifyEventType.OpenExec) != 0 ? new ExecScope(spec.Scope, spec.Paths) : null;
+        _programs.FindProgramDirectories(running.Values.Select(p => p.Exe));
+        AttributionScope? attributionScope = (spec.Events & (FanotifyEventType.OpenExec | FanotifyEventType.CloseNoWrite)) != 0 ? new AttributionScope(spec.Scope, spec.Paths) : null;
         ProcessTable NewTable() => new(history, drainHistory, startSequence, running);
         var groups = new List<(FileDescriptorHandle Group, FanotifyEventType Events, GroupKind Kind)>();
         if (fdEvents != FanotifyEventType.None)
@@ -67,7 +68,7 @@ internal sealed partial class Watcher
             groups.Add((group, fdEvents, GroupKind.FileDescriptor));
             MountTranslator? translator = spec.Scope != FanotifyScope.Mount && (spec.Filter.HasTree || spec.Policy?.PathMask > 0)
                 ? MountTranslator.Create(mounts) : null;
-            StartResponder(group, GroupKind.FileDescriptor, spec, null, denyWithErrno, flags, translator, NewTable(), execScope, history, fdEvents);
+            StartResponder(group, GroupKind.FileDescriptor, spec, null, denyWithErrno, flags, translator, NewTable(), attributionScope, history, fdEvents);
         }
 
         if (handleEvents != FanotifyEventType.None)
@@ -78,6 +79,7 @@ internal sealed partial class Watcher
         }
 
         bool execEvents = true;
+        var programDirectories = new Dictionary<FileDescriptorHandle, HashSet<string>>();
         foreach ((FileDescriptorHandle group, FanotifyEventType events, GroupKind kind) in groups)
         {
             foreach (string path in spec.Paths)
@@ -86,6 +88,7 @@ internal sealed partial class Watcher
             }
 
             execEvents &= MarkPrograms(group, writeWarning);
+            programDirectories.Add(group, _programs.MarkProgramDirectories(group));
 
             // -ExcludePath without wildcards: an ignore mark, so that the kernel does not even queue those
             // events. Not where a rule may deny: an ignored permission event never reaches the policy.
@@ -99,9 +102,9 @@ internal sealed partial class Watcher
         }
 
         long marksPlaced = history?.Sequence ?? 0;
-        foreach (Responder responder in _responders)
+        for (int i = 0; i < _responders.Count; i++)
         {
-            responder.MarksPlaced(marksPlaced, execEvents);
+            _responders[i].MarksPlaced(marksPlaced, execEvents, programDirectories[groups[i].Group]);
         }
     }
 
@@ -130,7 +133,7 @@ internal sealed partial class Watcher
     }
 
     private void StartResponder(FileDescriptorHandle group, GroupKind kind, WatchSpec spec, HandleResolver? handles, bool denyWithErrno,
-        uint groupFlags, MountTranslator? mounts, ProcessTable processes, ExecScope? execScope, ProcessHistory? history, FanotifyEventType requested)
+        uint groupFlags, MountTranslator? mounts, ProcessTable processes, AttributionScope? attributionScope, ProcessHistory? history, FanotifyEventType requested)
     {
         var responder = new Responder(group, _stopEvent!, _queue, new ResponderSettings
         {
@@ -147,7 +150,7 @@ internal sealed partial class Watcher
             Handles = handles,
             Mounts = mounts,
             Processes = processes,
-            ExecScope = execScope,
+            AttributionScope = attributionScope,
             History = history,
             RequestedEvents = (ulong)requested,
         });

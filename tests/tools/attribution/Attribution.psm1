@@ -239,8 +239,10 @@ function Measure-FanotifyAttribution {
             $wrong.Add([pscustomobject]@{ Event = "$($e.Event)"; Path = $path; ProcessId = $e.ProcessId; Exe = $exe; ProcessName = $name; ExpectedExe = $expected.Exe; ExpectedComm = $expected.Comm })
         }
         if ($expected.Case -eq 'pid-reuse') {
+            # To the tick (the two lives start milliseconds apart); an event that does not know it keeps what another said.
             $start = $null
-            if ($e.PSObject.Properties['ProcessStartTime']) { $hasStartTime = $true; $start = "$($e.ProcessStartTime)" }
+            if ($e.PSObject.Properties['ProcessStartTimeIso']) { $hasStartTime = $true; $start = "$($e.ProcessStartTimeIso)" }
+            if (-not $start -and $byFile[$path]) { $start = $byFile[$path].StartTime }
             $byFile[$path] = [pscustomobject]@{ Verdict = $verdict; ProcessId = "$($e.ProcessId)"; StartTime = $start }
         }
     }
@@ -263,7 +265,7 @@ function Measure-PidReuse {
     param($ByFile, [string] $Mount, $Workload, [bool] $HasStartTime)
     $pairs = @(if ($Workload) { $Workload.Pairs })
     $reused = @($pairs | Where-Object { $_.first -eq $_.second })
-    $bothRight = 0; $differentStart = 0; $seen = 0
+    $bothRight = 0; $differentStart = 0; $sameStart = 0; $seen = 0
     foreach ($p in $reused) {
         $tee = $ByFile["$Mount/reuse-tee/tee.$($p.i).$($p.first)"]
         $touch = $ByFile["$Mount/reuse-touch/touch.$($p.i).$($p.second)"]
@@ -271,10 +273,11 @@ function Measure-PidReuse {
         $seen++
         if ($tee.Verdict -eq 'Right' -and $touch.Verdict -eq 'Right' -and $tee.ProcessId -eq "$($p.first)" -and $touch.ProcessId -eq "$($p.first)") { $bothRight++ }
         if ($HasStartTime -and $tee.StartTime -and $touch.StartTime -and $tee.StartTime -ne $touch.StartTime) { $differentStart++ }
+        if ($HasStartTime -and $tee.StartTime -and $touch.StartTime -and $tee.StartTime -eq $touch.StartTime) { $sameStart++ }
     }
     [pscustomobject]@{
         Pairs = $pairs.Count; Reused = $reused.Count; Seen = $seen; BothRight = $bothRight
-        HasStartTime = $HasStartTime; DifferentStartTime = $differentStart
+        HasStartTime = $HasStartTime; DifferentStartTime = $differentStart; SameStartTime = $sameStart
     }
 }
 
@@ -481,7 +484,7 @@ function Format-AttributionReport {
     }
     $null = $text.Append(($caseRows | Format-Table -AutoSize | Out-String -Width 200))
     $p = $Run.FanotifyPS.PidReuse
-    $null = $text.AppendLine("pid reuse: $($p.Reused) of $($p.Pairs) pairs got the same pid; $($p.BothRight) of $($p.Seen) seen pairs named both programs right; ProcessStartTime $(if ($p.HasStartTime) { "differs in $($p.DifferentStartTime) of $($p.Seen)" } else { 'is not a property of this module' })")
+    $null = $text.AppendLine("pid reuse: $($p.Reused) of $($p.Pairs) pairs got the same pid; $($p.BothRight) of $($p.Seen) seen pairs named both programs right; ProcessStartTime $(if ($p.HasStartTime) { "differs in $($p.DifferentStartTime) of $($p.Seen), is the same in $($p.SameStartTime)" } else { 'is not a property of this module' })")
     if (-not $Run.IsStatic) { $null = $text.AppendLine('static: no libc.a here, the "static" case ran a dynamic copy') }
     $null = $text.AppendLine("subshell pid/parent mismatches: $($Run.FanotifyPS.Subshell.Count)")
     foreach ($result in @($Run.FanotifyPS, $Run.Fatrace) | Where-Object { $_ }) {

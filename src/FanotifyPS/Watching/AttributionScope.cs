@@ -6,18 +6,18 @@ using FanotifyPS.Interop;
 namespace FanotifyPS.Watching;
 
 /// <summary>
-/// Which exec events the user's own marks ask for, when the user asked for OpenExec. The exec marks of attribution
-/// cover every filesystem, and the kernel merges them with the user's: an exec event is reported only where the
-/// user's mark alone would have raised it.
+/// Which exec and close events the user's own marks ask for, when the user asked for OpenExec or CloseNoWrite. The
+/// marks of attribution (exec on every filesystem, closes in the program directories) are merged by the kernel with
+/// the user's: such an event is reported only where the user's mark alone would have raised it.
 /// </summary>
-internal sealed unsafe class ExecScope
+internal sealed unsafe class AttributionScope
 {
     private readonly FanotifyScope _scope;
     private readonly string[] _paths;
     private readonly HashSet<(uint, uint)> _devices = [];
     private readonly HashSet<ulong> _mountIds = [];
 
-    public ExecScope(FanotifyScope scope, string[] paths)
+    public AttributionScope(FanotifyScope scope, string[] paths)
     {
         _scope = scope;
         _paths = paths;
@@ -31,7 +31,7 @@ internal sealed unsafe class ExecScope
         }
     }
 
-    /// <summary>The user's marks cover this exec'd file (read through the event's fd).</summary>
+    /// <summary>The user's marks cover this file (read through the event's fd).</summary>
     public bool Reports(int fd, string path, byte* statx)
     {
         byte emptyPath = 0;
