@@ -114,3 +114,45 @@ Describe 'Attribution against ground truth, <Name> reader' -Tag 'RequireRoot', '
         }
     }
 }
+
+Describe 'The process table under churn' -Tag 'RequireRoot', 'Attribution' {
+    BeforeAll {
+        Import-Module $env:FANOTIFYPS_MODULE -Force
+        $mount = New-TestMount
+        $flags = [Reflection.BindingFlags]'NonPublic,Static,Instance,Public'
+        $listenerType = [FanotifyPS.FanotifyEvent].Assembly.GetType('FanotifyPS.Watching.ProcessEventsListener', $true)
+        function Get-LifeCount {
+            $listener = $listenerType.GetField('s_shared', $flags).GetValue($null)
+            if ($null -eq $listener) { return -1 }
+            $listener.History.LifeCount
+        }
+    }
+    AfterAll { Remove-TestMount $mount }
+
+    It 'forgets the processes that ended once their events are read: memory does not grow with churn' {
+        $watch = Start-FanotifyWatch -Path $mount -Event CloseWrite, Create
+        try {
+            Get-LifeCount | Should -BeGreaterOrEqual 0 -Because 'the watch holds the process connector'
+            $samples = [Collections.Generic.List[object]]::new()
+            $churn = Start-Bounded bash @('-c', "end=`$((SECONDS+20)); while [ `$SECONDS -lt `$end ]; do /bin/true; echo x > '$mount/churn'; done") -TimeoutSeconds 60
+            while (-not $churn.HasExited) {
+                Start-Sleep -Seconds 2
+                $null = Get-FanotifyEvent -Watch $watch
+                [GC]::Collect()
+                $samples.Add([pscustomobject]@{ Lives = Get-LifeCount; Rss = [Diagnostics.Process]::GetCurrentProcess().WorkingSet64 })
+            }
+            Start-Sleep -Seconds 3   # idle: the responders tell the history their queues are empty
+            $null = Get-FanotifyEvent -Watch $watch
+            $after = Get-LifeCount
+            $forks = $watch.ExecEventCount
+            $forks | Should -BeGreaterThan 2000 -Because 'the churn ran thousands of programs'
+            $after | Should -BeLessThan 500 -Because "the ended lives are forgotten (samples: $($samples.Lives -join ', '))"
+            $grown = ($samples[-1].Rss - $samples[1].Rss) / 1MB
+            $grown | Should -BeLessThan 30 -Because "memory stays bounded (RSS samples, MB: $(($samples | ForEach-Object { [int]($_.Rss / 1MB) }) -join ', '))"
+        }
+        finally {
+            Stop-FanotifyWatch $watch
+            if ($churn -and -not $churn.HasExited) { $churn.Kill() }
+        }
+    }
+}

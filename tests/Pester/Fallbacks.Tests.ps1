@@ -218,4 +218,36 @@ Stop-FanotifyWatch $first
             }
         }
     }
+
+    It 'without the process connector a watch warns once, names what it is sure of, and nothing wrongly' {
+        $facts = Invoke-WithoutFeature 'socket:16:11:EPROTONOSUPPORT' @'
+$capability = Get-FanotifyCapability
+$first = Start-FanotifyWatch -Path $mount -Event CloseWrite, Delete -WarningVariable warned -WarningAction SilentlyContinue
+$second = Start-FanotifyWatch -Path $mount -Event CloseWrite -WarningVariable warnedAgain -WarningAction SilentlyContinue
+Stop-FanotifyWatch $second
+foreach ($i in 1..5) { & bash -c "echo x > '$mount/pc-bash-$i'; exec rm '$mount/pc-bash-$i'" }
+& bash -c "echo x > '$mount/pc-end'"
+$events = Receive-UntilEvent $first { $_.Path -eq "$mount/pc-end" }
+Stop-FanotifyWatch $first
+[pscustomobject]@{
+    Capability = $capability.ProcessEvents; Reason = $capability.ProcessEventsReason
+    Warning = "$warned"; WarningAgain = "$warnedAgain"
+    Events = @($events | Where-Object Path -like "$mount/pc-*" | ForEach-Object { [pscustomobject]@{ Path = $_.Path; Event = "$($_.Event)"; Exe = $_.Exe; Source = "$($_.ProcessSource)" } })
+} | ConvertTo-Json -Compress -Depth 3
+'@
+        $facts[0].Capability | Should -BeFalse
+        $facts[0].Reason | Should -BeLike '*CONFIG_CONNECTOR*'
+        $facts[0].Warning | Should -BeLike '*process events connector is not available*names stay correct*'
+        $facts[0].WarningAgain | Should -BeNullOrEmpty -Because 'the module says it once'
+        $facts[0].Events.Count | Should -BeGreaterOrEqual 11 -Because ($facts[0].Events | ConvertTo-Json -Compress)
+        foreach ($event in $facts[0].Events) {
+            $expected = if ($event.Event -like '*Delete*') { '/usr/bin/rm' } else { '/usr/bin/bash' }
+            if ($event.Exe) {
+                $event.Exe | Should -Be $expected -Because "a named process must be the right one: $($event | ConvertTo-Json -Compress)"
+            }
+            else {
+                $event.Source | Should -Be 'Unknown'
+            }
+        }
+    }
 }

@@ -28,6 +28,12 @@ public sealed class FanotifyCapability
     public bool IgnoreMarks { get; internal set; }
     public bool PreContentClass { get; internal set; }
     public bool DenyErrno { get; internal set; }
+
+    /// <summary>The kernel's process events connector answers: processes gone before their events are read are named.</summary>
+    public bool ProcessEvents { get; internal set; }
+
+    /// <summary>Why the process events connector is not available; empty when it is.</summary>
+    public string ProcessEventsReason { get; internal set; } = string.Empty;
     public long MaxQueuedEvents { get; internal set; } = -1;
     public long MaxUserGroups { get; internal set; } = -1;
     public long MaxUserMarks { get; internal set; } = -1;

@@ -110,8 +110,11 @@ public sealed class FanotifyWatch : Job2
     /// <summary>Events of this pwsh process: allowed at once and not reported (unless -IncludeSelf).</summary>
     public long OwnEventCount => _watcher.OwnEventCount;
 
-    /// <summary>Exec events read only to name processes (every filesystem's), not reported: the watch did not ask for them.</summary>
+    /// <summary>Exec events (every filesystem's) and program closes (the program directories') read only to name processes, not reported.</summary>
     public long ExecEventCount => _watcher.ExecEventCount;
+
+    /// <summary>Times the process events connector lost messages since the watch started; each makes attribution say less, never wrongly.</summary>
+    public long ProcessEventLossCount => _watcher.ProcessEventLossCount;
 
     /// <summary>
     /// Set when events have arrived since it was read, or the watch has ended: a reader reads it, then

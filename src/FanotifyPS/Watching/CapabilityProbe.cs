@@ -79,6 +79,10 @@ internal static class CapabilityProbe
             result.IgnoreMarks = Mark(notif, Fanotify.FAN_MARK_IGNORE | Fanotify.FAN_MARK_IGNORED_SURV_MODIFY, FAN_OPEN | Fanotify.FAN_ONDIR, dir);
             result.PreContentClass = Init(Fanotify.FAN_CLASS_PRE_CONTENT);
             result.DenyErrno = result.PreContentClass && AcceptsDenyErrno();
+            ProcessEventsListener? listener = ProcessEventsListener.Acquire();
+            result.ProcessEvents = listener is not null;
+            result.ProcessEventsReason = listener is null ? ProcessEventsListener.UnavailableReason ?? string.Empty : string.Empty;
+            ProcessEventsListener.Release(listener);
             result.MaxQueuedEvents = ReadLimit("max_queued_events");
             result.MaxUserGroups = ReadLimit("max_user_groups");
             result.MaxUserMarks = ReadLimit("max_user_marks");

@@ -40,7 +40,7 @@ internal sealed class LossReport(Func<long, string> message)
     }
 }
 
-/// <summary>A watch's three loss warnings: drops (its buffer was full), losses (no fd left), and unnamed processes.</summary>
+/// <summary>A watch's loss warnings: drops (its buffer was full), losses (no fd left), unnamed processes, and the process connector's losses.</summary>
 internal sealed class LossWarnings(int watchId, int bufferSize)
 {
     private readonly object _lock = new();
@@ -50,6 +50,8 @@ internal sealed class LossWarnings(int watchId, int bufferSize)
         "(EMFILE/ENFILE; a permission event is then denied). Raise the open file limit (ulimit -n).");
     private readonly LossReport _unnamed = new(n => $"Watch {watchId} left out {n} events whose process had exited before it could be named: " +
         "-Exe cannot match a program nobody knows (nor -LoginUser or -ContainerId a process never read). They are counted in FilteredCount.");
+    private readonly LossReport _processEvents = new(n => $"Watch {watchId}: the kernel's process events connector lost messages ({n} times since the watch started; " +
+        "its buffer overflowed, or it failed). From then on, processes that exit before their events are read are named less often. Names stay correct.");
 
     /// <summary>From the pump and from readers, one at a time.</summary>
     public void Publish(Watcher watcher, PSDataCollection<WarningRecord> warnings)
@@ -60,6 +62,7 @@ internal sealed class LossWarnings(int watchId, int bufferSize)
             _drops.Publish(watcher.DroppedCount, warnings);
             _lost.Publish(watcher.LostCount, warnings);
             _unnamed.Publish(watcher.UnnamedCount, warnings);
+            _processEvents.Publish(watcher.ProcessEventLossCount, warnings);
         }
     }
 }

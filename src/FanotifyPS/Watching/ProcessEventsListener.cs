@@ -26,6 +26,7 @@ internal sealed unsafe class ProcessEventsListener
     private const int AckTimeoutMs = 1000;         // the ack is queued before send returns; this is slack
     private const int MaxDatagramsPerDrain = 1 << 16;   // a fork storm must not hold a responder forever
 
+    private const int BatchingPauseMilliseconds = 20;
     private static readonly object s_sharedLock = new();
     private static ProcessEventsListener? s_shared;
     private static int s_users;
@@ -520,6 +521,14 @@ internal sealed unsafe class ProcessEventsListener
                 if ((fds[0].revents & (Libc.POLLIN | Libc.POLLERR)) != 0)
                 {
                     _ = Drain();
+                    // Then a pause, so that a burst is read in a few large drains rather than a wake-up per message:
+                    // the buffer holds far more than comes in one, and a responder that needs the history drains it
+                    // itself. The stop eventfd ends the pause.
+                    fds[1].revents = 0;
+                    if (Libc.poll(&fds[1], 1, BatchingPauseMilliseconds) > 0)
+                    {
+                        return;
+                    }
                 }
 
                 if ((fds[0].revents & Libc.POLLNVAL) != 0)

@@ -14,7 +14,9 @@ namespace FanotifyPS.Watching;
 /// - An exec event precedes, in the same queue, everything its process did after it: an entry made from it is the
 ///   program for every later event of that pid, unless the pid was reused meanwhile (the history tells: one life
 ///   since the watch started), or the process exec'd a program on a filesystem without an exec mark (then the
-///   entry is stale and nothing here can tell: see README, "Attribution").
+///   entry is stale and nothing here can tell: see the README's "Processes: who did it").
+/// - The last close of a program in a marked program directory is its process's exit, in the same queue: with a
+///   reused pid, an event between the exec and that close is still of the life that exec'd.
 /// - A permission event holds its process: /proc is exact then.
 /// - /proc for a notification event is read after the fact: if the process exec'd since, /proc names the new
 ///   program. So /proc is used only where the history says the process did not exec since the watch started, or
@@ -22,7 +24,8 @@ namespace FanotifyPS.Watching;
 /// - A fork that did not exec has its parent's program at the fork: the parent's entry is used when the history
 ///   says the parent did not exec between the fork and the child's exit.
 /// Without the history (no process connector, or it lost messages) a gone process is named only by a zombie whose
-/// start time matches: a pid may have been reused.
+/// start time matches: a pid may have been reused. Facts read while a process ran carry its start time, which
+/// names its life in the history.
 /// Single-threaded: only the responder that owns it calls it.
 /// </remarks>
 internal sealed unsafe class ProcessTable : IDisposable
@@ -97,9 +100,6 @@ internal sealed unsafe class ProcessTable : IDisposable
         return running;
     }
 
-    /// <summary>Exec events of this queue so far.</summary>
-    public long ExecCount { get; private set; }
-
     /// <summary>Every exec mark is placed: an exec after this sequence raised an exec event in the queue.</summary>
     /// <param name="execEvents">The exec marks were placed (false: the kernel has no FAN_OPEN_EXEC, or refused them).</param>
     /// <param name="programDirectories">The directories whose program files' closes mark an exit in this queue.</param>
@@ -159,7 +159,6 @@ internal sealed unsafe class ProcessTable : IDisposable
     /// <param name="fd">The event's fd (a file-descriptor group), or -1 (a file-handle group: only the name is known).</param>
     public void OnExec(int pid, int fd, string path)
     {
-        ExecCount++;
         if (!_entries.TryGetValue(pid, out Entry? entry))
         {
             entry = new Entry();
@@ -535,7 +534,9 @@ internal sealed unsafe class ProcessTable : IDisposable
     /// <param name="setId">The program may change the user (set-user-ID or set-group-ID, or not known).</param>
     private ProcessInfo ExecFacts(int pid, string path, string name, Entry entry, bool setId)
     {
-        if (_proc.ReadRunning(pid) is { } running && string.Equals(running.Exe, path, StringComparison.Ordinal))
+        // Still in its execve, /proc names the program before: read the facts only if it runs this one.
+        if (_proc.TryReadExe(pid, out ReadOnlySpan<byte> link) && PathText.Decode(link) == path &&
+            _proc.ReadRunning(pid) is { } running && string.Equals(running.Exe, path, StringComparison.Ordinal))
         {
             // Read at its exec: complete, but a permission event reads it once more (it may rename itself first).
             return running.Copy(ProcessSource.Exec, _history?.Sequence ?? 0, isRead: false);

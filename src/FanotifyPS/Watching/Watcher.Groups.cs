@@ -45,7 +45,8 @@ internal sealed partial class Watcher
         }
 
         _listener = listener;
-        ProcessHistory? history = listener?.History;
+        ProcessHistory? history = _history = listener?.History;
+        _historyLossesAtStart = history?.LostCount ?? 0;
         Action? drainHistory = listener is null ? null : () => _ = listener.Drain();
         long startSequence = history?.Sequence ?? 0;
         Dictionary<int, ProcessInfo> running = ProcessTable.ScanRunning();

@@ -55,6 +55,8 @@ internal sealed partial class Watcher : IDisposable
     private readonly List<FileDescriptorHandle> _mountFds = [];
     private ProgramFileSystems? _programs;
     private ProcessEventsListener? _listener;
+    private ProcessHistory? _history;
+    private long _historyLossesAtStart;
     private readonly object _stateLock = new();
     private FileDescriptorHandle? _stopEvent;
     private StopSignalGuard? _stopGuard;
@@ -127,6 +129,9 @@ internal sealed partial class Watcher : IDisposable
     public long OwnEventCount => Sum(r => r.OwnEventCount);
 
     public long ExecEventCount => Sum(r => r.ExecEventCount);
+
+    /// <summary>Times the process connector lost messages since this watch started (each makes attribution say less).</summary>
+    public long ProcessEventLossCount => _history is { } history ? history.LostCount - _historyLossesAtStart : 0;
 
     /// <summary>Of FilteredCount: left out by -Exe/-ExcludeExe because the process had exited before it could be named.</summary>
     public long UnnamedCount => Sum(r => r.UnnamedCount);
