@@ -388,6 +388,11 @@ internal sealed unsafe class ProcessTable : IDisposable
             return entry.Facts.Source == ProcessSource.Exec && entry.ExitExpected && !entry.Ended;
         }
 
+        if (!_execEvents && lives.Length == 1 && lives[0].Execs.Exists(exec => exec > entry.Facts.Sequence))
+        {
+            return false;   // it exec'd after these facts were made, and no exec event says whether before this event
+        }
+
         if (entry.FromScan && lives.Length == 1)
         {
             // Read at the start, before every exec mark was placed: an exec in between raised no exec event.
@@ -482,9 +487,11 @@ internal sealed unsafe class ProcessTable : IDisposable
         long marks = System.Threading.Volatile.Read(ref _marksPlacedSequence);
         foreach (long exec in life.Execs)
         {
-            if (exec <= marks)
+            if (exec <= marks || !_execEvents)
             {
-                return ProcessInfo.Unknown;   // it exec'd before its exec could be seen: no fork facts hold
+                // It exec'd where no exec event shows it (before the marks, or without them): which program an
+                // event of it came from is not known, so the fork tells nothing.
+                return ProcessInfo.Unknown;
             }
         }
 

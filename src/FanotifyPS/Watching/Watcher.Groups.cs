@@ -88,8 +88,10 @@ internal sealed partial class Watcher
                 Mark(group, kind, path, spec, events, writeWarning);
             }
 
-            execEvents &= MarkPrograms(group, writeWarning);
-            programDirectories.Add(group, _programs.MarkProgramDirectories(group));
+            // Exits in the queue tell apart the lives of a reused pid, which only the exec events name.
+            bool marked = MarkPrograms(group, writeWarning);
+            execEvents &= marked;
+            programDirectories.Add(group, marked ? _programs.MarkProgramDirectories(group) : []);
 
             // -ExcludePath without wildcards: an ignore mark, so that the kernel does not even queue those
             // events. Not where a rule may deny: an ignored permission event never reaches the policy.
