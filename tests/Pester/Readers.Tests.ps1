@@ -99,8 +99,10 @@ Describe 'A watch that filters on the program' -Tag 'RequireRoot', 'Fault' {
 
     It 'counts the events it left out because their process had exited before it could be named, and says so' {
         # A notification event is read after the fact: a stopped watcher reads only events of processes gone by then.
-        $child = Start-ChildWatcher -Mount $mount -Script @'
-$w = Start-FanotifyWatch -Path $mount -Event Open -Exe '*/cat'
+        # Exec events would name them (see Attribution.Tests.ps1): here the kernel refuses them, as before Linux 4.19.
+        $nofeature = Get-LoadTool nofeature
+        $child = Start-ChildWatcher -Mount $mount -Launcher @($nofeature, 'mark:2:0x1000:EINVAL', '--') -Script @'
+$w = Start-FanotifyWatch -Path $mount -Event Open -Exe '*/cat' -WarningAction SilentlyContinue
 Send-Ready
 while (-not (Test-Path "$ready.done")) { Start-Sleep -Milliseconds 50 }
 Start-Sleep -Milliseconds 500
@@ -111,19 +113,20 @@ $events = @(Get-FanotifyEvent -Watch $w -WarningVariable warned -WarningAction S
             & kill -STOP $child.Pid
             foreach ($i in 1..10) { (Invoke-Bounded sh @('-c', "cat '$mount/data.txt' > /dev/null")).ExitCode | Should -Be 0 }
             & kill -CONT $child.Pid
-            # A cat still alive when its event is read is named, and reported.
+            # Without exec events even a cat still alive when its event is read is not named: it exec'd since the
+            # watch started, and nothing says whether before or after its event. Left out, but not as gone.
             (Invoke-Bounded sh @('-c', "sleep 1 | cat '$mount/data.txt' - > /dev/null")).ExitCode | Should -Be 0
             Set-Content "$($child.Ready).done" 'done'
             $child.Process.WaitForExit(30000) | Should -BeTrue
             $output = $child.Process.StandardOutput.ReadToEnd()
             $result = $output | ConvertFrom-Json
-            $result.Named | Should -Be 1 -Because $output
-            $result.Events | Should -Be 1
+            $result.Named | Should -Be 0 -Because $output
+            $result.Events | Should -Be 0
             $result.Warning -match 'Watch \d+ left out (\d+) events whose process had exited before it could be named: -Exe' |
                 Should -BeTrue -Because "the watch says so: '$($result.Warning)'"
             $unnamed = [int]$Matches[1]
             $unnamed | Should -Be 10 -Because 'every cat had exited before the stopped watcher read its event'
-            $result.Filtered | Should -BeGreaterOrEqual $unnamed -Because 'they are counted in FilteredCount too'
+            $result.Filtered | Should -BeGreaterOrEqual ($unnamed + 1) -Because 'they are counted in FilteredCount too, with the live cat'
         }
         finally {
             Stop-ChildWatcher $child

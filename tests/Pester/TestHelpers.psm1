@@ -124,7 +124,9 @@ function Start-ChildWatcher {
     reads empty); this returns once it has. The child runs under a hard deadline (SIGKILL), so that a hung
     watcher always ends.
     #>
-    param([Parameter(Mandatory)] [string] $Mount, [Parameter(Mandatory)] [string] $Script, [int] $TimeoutSeconds = 120)
+    param([Parameter(Mandatory)] [string] $Mount, [Parameter(Mandatory)] [string] $Script, [int] $TimeoutSeconds = 120,
+        # A program (and its arguments) that runs the child pwsh, such as tests/tools/nofeature with its rules and --.
+        [string[]] $Launcher = @())
     $ready = Join-Path ([IO.Path]::GetTempPath()) "fanotifyps-ready-$([guid]::NewGuid())"
     Set-Content -Path "$ready.ps1" -Value @"
 `$ErrorActionPreference = 'Stop'
@@ -135,7 +137,8 @@ function Send-Ready { Set-Content "`$ready.tmp" `$PID; Move-Item "`$ready.tmp" `
 $Script
 "@
     $pwsh = Get-PwshCommand
-    $child = Start-Bounded $pwsh.FilePath (@($pwsh.Prefix) + @('-NoProfile', '-NonInteractive', '-File', "$ready.ps1")) -TimeoutSeconds $TimeoutSeconds
+    $command = @($Launcher) + @($pwsh.FilePath) + @($pwsh.Prefix) + @('-NoProfile', '-NonInteractive', '-File', "$ready.ps1")
+    $child = Start-Bounded $command[0] @($command | Select-Object -Skip 1) -TimeoutSeconds $TimeoutSeconds
     if (-not (Wait-Until { Test-Path $ready } -TimeoutSeconds 60)) {
         $child.Kill($true)
         throw "The child watcher did not get ready: $($child.StandardError.ReadToEnd())"
