@@ -11,6 +11,21 @@ BeforeAll {
     $script:helpers = Join-Path $PSScriptRoot 'TestHelpers.psm1'
     $script:pwsh = Get-PwshCommand
 
+    # The events of a shell that writes a file and then execs rm in its place: each names bash (the write) or rm
+    # (the delete), or nobody (Unknown): never the other one.
+    function Assert-ShellThenRm {
+        param([object[]] $Events)
+        foreach ($event in $Events) {
+            $expected = if ($event.Event -like '*Delete*') { '/usr/bin/rm' } else { '/usr/bin/bash' }
+            if ($event.Exe) {
+                $event.Exe | Should -Be $expected -Because "a named process must be the right one: $($event | ConvertTo-Json -Compress)"
+            }
+            else {
+                $event.Source | Should -Be 'Unknown'
+            }
+        }
+    }
+
     # Runs a script in a child pwsh whose kernel refuses what the rules say; returns its JSON lines as objects.
     function Invoke-WithoutFeature {
         param([Parameter(Mandatory)] [string[]] $Rule, [Parameter(Mandatory)] [string] $Script)
@@ -208,15 +223,7 @@ Stop-FanotifyWatch $first
         $facts[0].WarningAgain | Should -BeNullOrEmpty -Because 'the module says it once'
         $facts[0].ExecEvents | Should -Be 0
         $facts[0].Events.Count | Should -BeGreaterOrEqual 11 -Because ($facts[0].Events | ConvertTo-Json -Compress)
-        foreach ($event in $facts[0].Events) {
-            $expected = if ($event.Event -like '*Delete*') { '/usr/bin/rm' } else { '/usr/bin/bash' }
-            if ($event.Exe) {
-                $event.Exe | Should -Be $expected -Because "a named process must be the right one: $($event | ConvertTo-Json -Compress)"
-            }
-            else {
-                $event.Source | Should -Be 'Unknown'
-            }
-        }
+        Assert-ShellThenRm $facts[0].Events
     }
 
     It 'without the process connector a watch warns once, names what it is sure of, and nothing wrongly' {
@@ -240,14 +247,6 @@ Stop-FanotifyWatch $first
         $facts[0].Warning | Should -BeLike '*process events connector is not available*names stay correct*'
         $facts[0].WarningAgain | Should -BeNullOrEmpty -Because 'the module says it once'
         $facts[0].Events.Count | Should -BeGreaterOrEqual 11 -Because ($facts[0].Events | ConvertTo-Json -Compress)
-        foreach ($event in $facts[0].Events) {
-            $expected = if ($event.Event -like '*Delete*') { '/usr/bin/rm' } else { '/usr/bin/bash' }
-            if ($event.Exe) {
-                $event.Exe | Should -Be $expected -Because "a named process must be the right one: $($event | ConvertTo-Json -Compress)"
-            }
-            else {
-                $event.Source | Should -Be 'Unknown'
-            }
-        }
+        Assert-ShellThenRm $facts[0].Events
     }
 }

@@ -1,70 +1,34 @@
 using System;
-using System.Collections.Generic;
 using System.Runtime.InteropServices;
 using FanotifyPS.Interop;
 
 namespace FanotifyPS.Watching;
 
 /// <summary>
-/// Resolves the process behind an event through /proc, on the responder thread.
+/// Reads the facts of a process from /proc, on the responder thread: its program (the exe link), and its name,
+/// parent, users, command line, start, login uid, session and cgroup. It keeps nothing: which facts still belong to
+/// which process is the <see cref="ProcessTable"/>'s to know.
 /// </summary>
 /// <remarks>
-/// For a permission event the responder resolves before it answers, while the process is held in open():
-/// once allowed, a short-lived process such as cat has exited before it could be read.
-/// The exe link is read on every event and compared, as bytes, with the cached one for that pid: a reused pid or
-/// an execve() (a shell that forks, opens a redirection, then execs cat) changes the link, and all the facts
-/// (stat, cmdline, status) are read again; a hit allocates nothing. A process that has exited keeps the facts
-/// it was last seen with (IsProcessGone tells the user so); one never seen has none.
+/// Allocation-free file reads into one native buffer (a file longer than it is cut there). Only /proc is read.
 /// Single-threaded by design: only the responder that owns it calls it.
 /// </remarks>
 internal sealed unsafe class ProcessResolver : IDisposable
 {
-    internal const int MaxCachedProcesses = 4096;
     private const ulong PF_KTHREAD = 0x00200000;
     private const int FileCapacity = 4096;    // a longer command line is cut there
 
-    private readonly Dictionary<int, ProcessInfo> _cache = new(256);
     private readonly CgroupNames _cgroups = new();
     private readonly LinkBuffer _links = new();   // its Path is "/proc/PID/..." for every file read here
     private byte* _file = (byte*)NativeMemory.Alloc(FileCapacity);
 
-    public int CachedCount => _cache.Count;
-
-    /// <summary>The process behind pid (a thread id when the watch reports threads).</summary>
-    public ProcessInfo Resolve(int pid, out bool isGone)
+    /// <summary>
+    /// What /proc still says of a process without a program: a kernel thread (not gone), or a zombie (gone: its
+    /// name, parent and uid stay until it is reaped). Empty facts when it is no more.
+    /// </summary>
+    public ProcessInfo ReadWithoutProgram(int pid, out bool isGone)
     {
-        int prefixLength = ProcPath.WriteProcPath(_links.Path, pid);
-        ProcPath.WriteAscii(_links.Path + prefixLength, "/exe\0"u8);
-
-        if (_links.TryReadLink(out ReadOnlySpan<byte> link))
-        {
-            isGone = false;
-            if (_cache.TryGetValue(pid, out ProcessInfo? cached) && link.SequenceEqual(cached.Link))
-            {
-                return cached;
-            }
-
-            if (_cache.Count >= MaxCachedProcesses)
-            {
-                _cache.Clear();
-            }
-
-            var info = ReadFacts(pid, prefixLength, link.ToArray(), PathText.Decode(link), out _);
-            _cache[pid] = info;
-            return info;
-        }
-
-        // No exe link: the process is exiting or has exited (its mm is gone), or it is a kernel thread. Only
-        // processes with an exe link are cached, so a cached pid is one on its way out: keep what was known,
-        // without reading /proc again (the common case: a close read after its short-lived writer exited).
-        if (_cache.TryGetValue(pid, out ProcessInfo? last))
-        {
-            isGone = true;
-            return last;
-        }
-
-        // Never seen: a zombie still has its name, parent and uid in /proc until it is reaped.
-        ProcessInfo facts = ReadFacts(pid, prefixLength, [], string.Empty, out bool isKernelThread);
+        ProcessInfo facts = ReadFacts(pid, ProcPath.WriteProcPath(_links.Path, pid), [], string.Empty, out bool isKernelThread);
         isGone = !isKernelThread;
         return facts;
     }
@@ -106,12 +70,6 @@ internal sealed unsafe class ProcessResolver : IDisposable
         startTicks = Field(stat.Slice(close + 1), 19);
         return true;
     }
-
-    /// <summary>The pid was seen alive before: its facts are cached (they may be stale until Resolve reads the exe link).</summary>
-    public bool IsCached(int pid) => _cache.ContainsKey(pid);
-
-    /// <summary>What was last known of pid, for a process that is already gone.</summary>
-    public ProcessInfo Cached(int pid) => _cache.TryGetValue(pid, out ProcessInfo? last) ? last : ProcessInfo.Unknown;
 
     private ProcessInfo ReadFacts(int pid, int prefixLength, byte[] link, string exe, out bool isKernelThread)
     {
@@ -231,8 +189,6 @@ internal sealed unsafe class ProcessResolver : IDisposable
 
     public void Dispose()
     {
-        _cache.Clear();
-        _cache.TrimExcess();
         _links.Dispose();
         NativeMemory.Free(_file);
         _file = null;

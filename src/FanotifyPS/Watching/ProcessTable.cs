@@ -242,7 +242,7 @@ internal sealed unsafe class ProcessTable : IDisposable
     }
 
     /// <summary>
-    /// The process of a permission event, from /proc (cached by exe link): exact while it is held in its syscall
+    /// The process of a permission event, from /proc (the table's entry while its exe link is the same): exact while it is held in its syscall
     /// (<paramref name="held"/>: before the verdict). Read after the verdict, a process that runs another program
     /// than the table's exec entry has exec'd since the event: the entry holds.
     /// </summary>
@@ -259,7 +259,7 @@ internal sealed unsafe class ProcessTable : IDisposable
                 return held || IsSameLife(pid, entry) ? entry.Facts : ProcessInfo.Unknown;
             }
 
-            return _proc.Resolve(pid, out isGone);
+            return _proc.ReadWithoutProgram(pid, out isGone);
         }
 
         isGone = false;
