@@ -117,6 +117,23 @@ internal static unsafe class FileSystemFacts
     }
 
     /// <summary>path is root or below it (both normalised, without a trailing '/').</summary>
+    /// <summary>
+    /// Opens a directory for open_by_handle_at (which refuses O_PATH descriptors); returns the fd (-1 when it cannot be
+    /// opened) and the filesystem's fsid (null when fstatfs fails).
+    /// </summary>
+    public static unsafe int OpenForHandles(string directory, out ulong? fsId)
+    {
+        fsId = null;
+        int fd = Libc.open(directory, Libc.O_RDONLY | Libc.O_CLOEXEC);
+        byte* statfs = stackalloc byte[Libc.StatfsSize];
+        if (fd >= 0 && Libc.fstatfs(fd, statfs) == 0)
+        {
+            fsId = *(ulong*)(statfs + Libc.StatfsFsidOffset);
+        }
+
+        return fd;
+    }
+
     public static bool IsUnder(string path, string root) =>
         path.StartsWith(root, StringComparison.Ordinal) &&
         (path.Length == root.Length || root.Length == 1 || path[root.Length] == '/');
@@ -185,6 +202,13 @@ internal readonly record struct FileId(uint DevMajor, uint DevMinor, ulong Inode
 {
     public static unsafe FileId FromStatx(byte* statx) => new(
         *(uint*)(statx + Libc.StatxDevMajorOffset), *(uint*)(statx + Libc.StatxDevMinorOffset), *(ulong*)(statx + Libc.StatxInoOffset));
+
+    /// <summary>The id of an open file, read into <paramref name="statx"/>; default, which no file has, if statx fails.</summary>
+    public static unsafe FileId OfOpenFile(int fd, byte* statx)
+    {
+        byte emptyPath = 0;
+        return Libc.statx(fd, &emptyPath, Libc.AT_EMPTY_PATH, Libc.STATX_INO, statx) == 0 ? FromStatx(statx) : default;
+    }
 }
 
 /// <summary>One line of /proc/self/mountinfo.</summary>

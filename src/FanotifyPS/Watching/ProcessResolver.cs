@@ -42,15 +42,22 @@ internal sealed unsafe class ProcessResolver : IDisposable
     }
 
     /// <summary>The facts of a running process, read now (uncached); null when it has no program any more.</summary>
-    public ProcessInfo? ReadRunning(int pid)
+    /// <param name="program">When given, the facts are read only if the process runs this program (null otherwise).</param>
+    public ProcessInfo? ReadRunning(int pid, string? program = null)
     {
         if (!TryReadExe(pid, out ReadOnlySpan<byte> link))
         {
             return null;
         }
 
+        string exe = PathText.Decode(link);
+        if (program is not null && !string.Equals(exe, program, StringComparison.Ordinal))
+        {
+            return null;
+        }
+
         byte[] bytes = link.ToArray();
-        return ReadFacts(pid, ProcPath.WriteProcPath(_links.Path, pid), bytes, PathText.Decode(bytes), out _);
+        return ReadFacts(pid, ProcPath.WriteProcPath(_links.Path, pid), bytes, exe, out _);
     }
 
     /// <summary>What /proc/PID/stat says of a process, even of a zombie: its name and start time; false when it is gone.</summary>

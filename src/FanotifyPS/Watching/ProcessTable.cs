@@ -174,7 +174,7 @@ internal sealed unsafe class ProcessTable : IDisposable
         if (entry.LastWasExec && entry.Awaiting != Awaiting.None)
         {
             bool matches = entry.Awaiting == Awaiting.Any ||
-                (entry.AwaitedFile != default && ReadFileId(fd) == entry.AwaitedFile) ||
+                (entry.AwaitedFile != default && FileId.OfOpenFile(fd, _statx) == entry.AwaitedFile) ||
                 System.IO.Path.GetFileName(path.AsSpan()).SequenceEqual(entry.AwaitedName);
             if (matches && entry.Awaiting == Awaiting.ElfInterpreter)
             {
@@ -542,8 +542,7 @@ internal sealed unsafe class ProcessTable : IDisposable
     private ProcessInfo ExecFacts(int pid, string path, string name, Entry entry, bool setId)
     {
         // Still in its execve, /proc names the program before: read the facts only if it runs this one.
-        if (_proc.TryReadExe(pid, out ReadOnlySpan<byte> link) && PathText.Decode(link) == path &&
-            _proc.ReadRunning(pid) is { } running && string.Equals(running.Exe, path, StringComparison.Ordinal))
+        if (_proc.ReadRunning(pid, path) is { } running)
         {
             // Read at its exec: complete, but a permission event reads it once more (it may rename itself first).
             return running.Copy(ProcessSource.Exec, _history?.Sequence ?? 0, isRead: false);
@@ -594,12 +593,7 @@ internal sealed unsafe class ProcessTable : IDisposable
     /// <summary>Facts made from an exec event or a fork, completed from /proc now that the process is seen running the program.</summary>
     private ProcessInfo Enrich(int pid, ProcessInfo facts)
     {
-        if (_proc.ReadRunning(pid) is not { } running || !string.Equals(running.Exe, facts.Exe, StringComparison.Ordinal))
-        {
-            return facts;
-        }
-
-        return running.Copy(facts.Source, facts.Sequence);
+        return _proc.ReadRunning(pid, facts.Exe) is { } running ? running.Copy(facts.Source, facts.Sequence) : facts;
     }
 
     /// <summary>What the kernel will open next in this execve, read from the program through the event's fd.</summary>
@@ -632,12 +626,6 @@ internal sealed unsafe class ProcessTable : IDisposable
         {
             return Libc.statx(Libc.AT_FDCWD, p, 0, Libc.STATX_INO, _statx) == 0 ? FileId.FromStatx(_statx) : default;
         }
-    }
-
-    private FileId ReadFileId(int fd)
-    {
-        byte emptyPath = 0;
-        return Libc.statx(fd, &emptyPath, Libc.AT_EMPTY_PATH, Libc.STATX_INO, _statx) == 0 ? FileId.FromStatx(_statx) : default;
     }
 
     /// <summary>comm as exec sets it: the file name, cut to TASK_COMM_LEN - 1 bytes.</summary>

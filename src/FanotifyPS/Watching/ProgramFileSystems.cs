@@ -103,22 +103,17 @@ internal sealed unsafe class ProgramFileSystems : IDisposable
             return;
         }
 
-        byte* statfs = stackalloc byte[Libc.StatfsSize];
         foreach (string mountPoint in MountPoints)
         {
-            int fd = Libc.open(mountPoint, Libc.O_RDONLY | Libc.O_CLOEXEC);
-            if (fd < 0)
+            int fd = FileSystemFacts.OpenForHandles(mountPoint, out ulong? fsId);
+            if (fsId is { } id)
             {
-                continue;
+                _descriptors.Add((id, fd, mountPoint));
             }
-
-            if (Libc.fstatfs(fd, statfs) != 0)
+            else if (fd >= 0)
             {
                 _ = Libc.close(fd);
-                continue;
             }
-
-            _descriptors.Add((*(ulong*)(statfs + Libc.StatfsFsidOffset), fd, mountPoint));
         }
     }
 

@@ -287,11 +287,7 @@ internal sealed unsafe partial class Responder
     }
 
     /// <summary>The open file's device and inode (for -File rules); default, which no rule holds, if statx fails.</summary>
-    private FileId ReadFileId(int fd)
-    {
-        byte emptyPath = 0;
-        return Libc.statx(fd, &emptyPath, Libc.AT_EMPTY_PATH, Libc.STATX_INO, _statx) == 0 ? FileId.FromStatx(_statx) : default;
-    }
+    private FileId ReadFileId(int fd) => FileId.OfOpenFile(fd, _statx);
 
     private bool HasNoLinks(int fd)
     {

@@ -172,22 +172,20 @@ internal sealed partial class Watcher
     /// Descriptors of the watched directories (a file's parent), keyed by fsid, for open_by_handle_at, which
     /// refuses O_PATH descriptors. Opened before any mark exists, so they raise no event.
     /// </summary>
-    private unsafe (ulong FsId, int Fd, string Path)[] OpenMountFds(string[] paths)
+    private (ulong FsId, int Fd, string Path)[] OpenMountFds(string[] paths)
     {
         var mounts = new List<(ulong, int, string)>();
-        byte* statfs = stackalloc byte[Libc.StatfsSize];
         foreach (string path in paths)
         {
             string directory = Directory.Exists(path) ? path : Path.GetDirectoryName(path) ?? "/";
-            int fd = Libc.open(directory, Libc.O_RDONLY | Libc.O_CLOEXEC);
+            int fd = FileSystemFacts.OpenForHandles(directory, out ulong? fsId);
             if (fd < 0)
             {
                 continue;
             }
 
             _mountFds.Add(new FileDescriptorHandle(fd));
-            ulong fsid = Libc.fstatfs(fd, statfs) == 0 ? *(ulong*)(statfs + Libc.StatfsFsidOffset) : 0;
-            mounts.Add((fsid, fd, directory));
+            mounts.Add((fsId ?? 0, fd, directory));
         }
 
         return mounts.ToArray();
