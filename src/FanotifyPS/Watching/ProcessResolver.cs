@@ -74,7 +74,7 @@ internal sealed unsafe class ProcessResolver : IDisposable
         }
 
         name = stat.Slice(open + 1, close - open - 1);
-        startTicks = Field(stat.Slice(close + 1), 19);
+        startTicks = ProcessFacts.StartTicks(stat);
         return true;
     }
 
