@@ -56,6 +56,16 @@ Describe 'Help of <_>' -ForEach $commands {
         @($help.parameters.parameter) | Where-Object { $_ -and $_.name } | ForEach-Object { $_.description.Text | Should -Not -BeNullOrEmpty -Because "-$($_.name) needs a description" }
     }
 
+    It 'shows one syntax per parameter set, a set without parameters too' {
+        $syntax = @($help.syntax.syntaxItem)
+        $syntax.Count | Should -Be $command.ParameterSets.Count
+        foreach ($set in $command.ParameterSets) {
+            $names = @($set.Parameters.Name | Where-Object { $_ -notin $common } | Sort-Object)
+            @($syntax | Where-Object { @($_.parameter.name | Where-Object { $_ } | Sort-Object) -join ',' -eq ($names -join ',') }) |
+                Should -Not -BeNullOrEmpty -Because "the set $($set.Name) ($($names -join ', ')) needs its syntax"
+        }
+    }
+
     It 'documents exactly the parameters the cmdlet has, with the same metadata' {
         $markdown = Read-HelpMarkdown $file
         $actual = $command.Parameters.Values | Where-Object { $_.Name -notin $common }

@@ -132,6 +132,7 @@ internal static class CommandHelp
         var inputs = new List<(string Type, List<string> Text)>();
         var outputs = new List<(string Type, List<string> Text)>();
         var links = new List<(string Text, string Uri)>();
+        var syntaxSets = new List<string>();
         Parameter? parameter = null;
         Example? example = null;
         List<string>? typeText = null;
@@ -194,7 +195,11 @@ internal static class CommandHelp
                         (section == "INPUTS" ? inputs : outputs).Add((title, typeText));
                         continue;
                     case 3 when section == "SYNTAX":
-                        continue;   // the syntax is built from the parameters' yaml, as platyPS does
+                        // The syntax is built from the parameters' yaml, as platyPS does; the headings name the sets,
+                        // which keeps a set without parameters (Get-FanotifyWatch's All).
+                        string set = title.Replace("(Default)", string.Empty, StringComparison.Ordinal).Trim();
+                        syntaxSets.Add(set == "__AllParameterSets" ? "(All)" : set);
+                        continue;
                     default:
                         throw Error(block, $"Expect Heading level {(section is null ? 2 : 3)}: '{title}' (level {heading.Level}) is not allowed in {section ?? "the preamble"}");
                 }
@@ -272,7 +277,7 @@ internal static class CommandHelp
         string helpFile = front.TryGetValue("external help file", out string? value) && value.Length != 0
             ? value
             : throw new HelpSchemaException(file, 1, "the front matter has no 'external help file'");
-        return (helpFile, Render(name, text, parameters, examples, inputs, outputs, links));
+        return (helpFile, Render(name, text, syntaxSets, parameters, examples, inputs, outputs, links));
     }
 
     private static Dictionary<string, string> ParseParameterYaml(string yaml, Func<string, Exception> unknownKey)
@@ -292,7 +297,7 @@ internal static class CommandHelp
         return new XElement(name, list.Count == 0 ? [new XElement(Maml + "para", string.Empty)] : list.Select(p => new XElement(Maml + "para", p)));
     }
 
-    private static XElement Render(string name, Dictionary<string, List<string>> text, List<Parameter> parameters,
+    private static XElement Render(string name, Dictionary<string, List<string>> text, List<string> syntaxSets, List<Parameter> parameters,
         List<Example> examples, List<(string Type, List<string> Text)> inputs, List<(string Type, List<string> Text)> outputs,
         List<(string Text, string Uri)> links)
     {
@@ -308,7 +313,7 @@ internal static class CommandHelp
                 new XElement(Command + "noun", dash < 0 ? string.Empty : name[(dash + 1)..]),
                 Paras(Maml + "description", text["SYNOPSIS"])),
             Paras(Maml + "description", text["DESCRIPTION"]),
-            new XElement(Command + "syntax", Syntax(name, parameters)),
+            new XElement(Command + "syntax", Syntax(name, syntaxSets, parameters)),
             new XElement(Command + "parameters", parameters.Select(p => ParameterElement(p, p.Sets[0], inSyntax: false))),
             new XElement(Command + "inputTypes", inputs.Select(i => new XElement(Command + "inputType",
                 new XElement(Dev + "type", new XElement(Maml + "name", i.Type)), Paras(Maml + "description", i.Text)))),
@@ -325,10 +330,13 @@ internal static class CommandHelp
                 new XElement(Maml + "uri", Uri.IsWellFormedUriString(l.Uri, UriKind.Absolute) ? l.Uri : string.Empty)))));
     }
 
-    /// <summary>One syntax item per parameter set, in order of first appearance; (All) joins every set.</summary>
-    private static IEnumerable<XElement> Syntax(string name, List<Parameter> parameters)
+    /// <summary>
+    /// One syntax item per parameter set: those the SYNTAX headings name, in their order, then any other set a parameter
+    /// names, in order of first appearance; (All) joins every set.
+    /// </summary>
+    private static IEnumerable<XElement> Syntax(string name, List<string> syntaxSets, List<Parameter> parameters)
     {
-        var sets = new List<string>();
+        var sets = syntaxSets.Where(s => s != "(All)").Distinct().ToList();
         foreach (var set in parameters.SelectMany(p => p.Sets))
         {
             foreach (string s in SetNames(set).Where(s => s != "(All)" && !sets.Contains(s)))
