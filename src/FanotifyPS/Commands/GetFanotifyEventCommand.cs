@@ -85,6 +85,7 @@ public sealed class GetFanotifyEventCommand : WatchStartCommandBase, IDisposable
     public double Timeout { get; set; }
 
     private ReportFilter? _streamFilter;
+    private StreamProgress? _progress;
 
     /// <summary>-Event and -Path of a read of running watches (null: none given).</summary>
     private Func<FanotifyEvent, bool>? _readFilter;
@@ -156,7 +157,25 @@ public sealed class GetFanotifyEventCommand : WatchStartCommandBase, IDisposable
         _stopping.Dispose();
     }
 
+    /// <summary>
+    /// Streams, with a progress bar while a timed or counted stream runs (PowerShell shows it only where someone sees
+    /// it: never with $ProgressPreference SilentlyContinue or in a non-interactive host), completed however it ends.
+    /// </summary>
     private void Stream(List<FanotifyWatch> watches, bool wait)
+    {
+        bool timed = MyInvocation.BoundParameters.ContainsKey(nameof(Timeout));
+        _progress = (timed || Count > 0) && watches.Count != 0 ? new StreamProgress(this, watches, timed ? Timeout : null, Count) : null;
+        try
+        {
+            StreamEvents(watches, wait);
+        }
+        finally
+        {
+            _progress?.Complete();
+        }
+    }
+
+    private void StreamEvents(List<FanotifyWatch> watches, bool wait)
     {
         const int MaxWaitHandles = 64;   // the most one WaitHandle.WaitAny takes
         // Decided once. Only pwsh's console host writes the pipeline's output to fd 1; other hosts have their own.
@@ -202,7 +221,7 @@ public sealed class GetFanotifyEventCommand : WatchStartCommandBase, IDisposable
                 foreach (PSObject item in items)
                 {
                     WriteObject(item);
-                    if (Count > 0 && ++_written >= Count)
+                    if (++_written >= Count && Count > 0)
                     {
                         WriteMessages(watches);
                         return;
@@ -221,6 +240,7 @@ public sealed class GetFanotifyEventCommand : WatchStartCommandBase, IDisposable
             }
 
             WriteMessages(watches);
+            _progress?.Update(_written);
             if (!wait || open.Count == 0)
             {
                 return;
@@ -248,6 +268,11 @@ public sealed class GetFanotifyEventCommand : WatchStartCommandBase, IDisposable
             if (_watchStandardOutput && (uint)waitMilliseconds > PipeCheckMilliseconds)
             {
                 waitMilliseconds = PipeCheckMilliseconds;   // Infinite is -1: above any cap as unsigned
+            }
+
+            if (_progress is not null && (uint)waitMilliseconds > StreamProgress.IntervalMilliseconds)
+            {
+                waitMilliseconds = StreamProgress.IntervalMilliseconds;   // the elapsed time moves on while nothing comes
             }
 
             // More watches than one wait takes (64 handles, Ctrl+C's among them): any watch's news wakes this reader.
