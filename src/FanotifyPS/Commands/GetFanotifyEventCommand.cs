@@ -164,7 +164,8 @@ public sealed class GetFanotifyEventCommand : WatchStartCommandBase, IDisposable
     private void Stream(List<FanotifyWatch> watches, bool wait)
     {
         bool timed = MyInvocation.BoundParameters.ContainsKey(nameof(Timeout));
-        _progress = (timed || Count > 0) && watches.Count != 0 ? new StreamProgress(this, watches, timed ? Timeout : null, Count) : null;
+        // A read of what is buffered ends at once: no bar for it.
+        _progress = wait && (timed || Count > 0) && watches.Count != 0 ? new StreamProgress(this, watches, timed ? Timeout : null, Count) : null;
         try
         {
             StreamEvents(watches, wait);

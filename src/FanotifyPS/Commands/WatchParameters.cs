@@ -97,7 +97,9 @@ internal static class WatchParameters
         }
         catch (ItemNotFoundException)
         {
-            throw new WatchException($"Cannot watch '{path}' because it does not exist.", ErrorIds.PathNotFound, ErrorCategory.ObjectNotFound, path);
+            // Named in full, as Get-Item names it: a relative path's directory may not be what was meant.
+            string full = cmdlet.SessionState.Path.GetUnresolvedProviderPathFromPSPath(path);
+            throw new WatchException($"Cannot watch '{full}' because it does not exist.", ErrorIds.PathNotFound, ErrorCategory.ObjectNotFound, full);
         }
         catch (System.Exception e) when (e is System.Management.Automation.DriveNotFoundException or ProviderNotFoundException or PSArgumentException)
         {
