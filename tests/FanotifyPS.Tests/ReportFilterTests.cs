@@ -36,4 +36,19 @@ public class ReportFilterTests
         Assert.False(filter.Reports("/data/a.txt", string.Empty, 42, string.Empty, -1, string.Empty, -1));
         Assert.True(filter.LeftOutWithoutExe("/data/a.txt", string.Empty, 42, string.Empty, -1, string.Empty, -1, true));
     }
+
+    [Fact]
+    public void User_keeps_the_events_of_those_uids_and_an_unknown_uid_is_left_out_for_want_of_it()
+    {
+        var filter = new ReportFilter { UserId = [65534] };
+
+        Assert.False(filter.IsEmpty);
+        Assert.True(filter.Reports("/data/a.txt", string.Empty, 42, "/usr/bin/cat", -1, string.Empty, 65534));
+        Assert.False(filter.Reports("/data/a.txt", string.Empty, 42, "/usr/bin/cat", -1, string.Empty, 0));
+        Assert.False(filter.Reports("/data/a.txt", string.Empty, 42, "/usr/bin/cat", -1, string.Empty, -1));
+
+        // Unknown: left out for want of the uid (the watch says so); known and another user: judged.
+        Assert.True(filter.LeftOutWithoutExe("/data/a.txt", string.Empty, 42, string.Empty, -1, string.Empty, -1, false));
+        Assert.False(filter.LeftOutWithoutExe("/data/a.txt", string.Empty, 42, string.Empty, -1, string.Empty, 0, true));
+    }
 }

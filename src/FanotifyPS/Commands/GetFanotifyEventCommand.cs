@@ -164,8 +164,8 @@ public sealed class GetFanotifyEventCommand : WatchStartCommandBase, IDisposable
     private void Stream(List<FanotifyWatch> watches, bool wait)
     {
         bool timed = MyInvocation.BoundParameters.ContainsKey(nameof(Timeout));
-        // A read of what is buffered ends at once: no bar for it.
-        _progress = wait && (timed || Count > 0) && watches.Count != 0 ? new StreamProgress(this, watches, timed ? Timeout : null, Count) : null;
+        // A read of what is buffered ends at once (-Timeout 0 too): no bar for it.
+        _progress = wait && ((timed && Timeout > 0) || Count > 0) && watches.Count != 0 && StreamProgress.CanBeSeen(Host) ? new StreamProgress(this, watches, timed ? Timeout : null, Count) : null;
         try
         {
             StreamEvents(watches, wait);

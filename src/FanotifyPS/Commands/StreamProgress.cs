@@ -4,6 +4,7 @@ using System.Diagnostics;
 using System.Globalization;
 using System.Linq;
 using System.Management.Automation;
+using System.Management.Automation.Host;
 
 namespace FanotifyPS.Commands;
 
@@ -26,6 +27,14 @@ internal sealed class StreamProgress
     private readonly string _activity;
     private ProgressRecord? _shown;
     private TimeSpan _last = TimeSpan.FromMilliseconds(-IntervalMilliseconds);
+
+    /// <summary>
+    /// Whether a bar can be seen at all: pwsh's console host draws it on its standard output, and when that is a
+    /// file or a pipe nobody sees it, while drawing it still costs (a waiting reader would use CPU for nothing).
+    /// Other hosts (an editor's, a runspace's) decide for themselves.
+    /// </summary>
+    internal static bool CanBeSeen(PSHost host) =>
+        !string.Equals(host.Name, "ConsoleHost", StringComparison.Ordinal) || !Console.IsOutputRedirected;
 
     internal StreamProgress(Cmdlet cmdlet, List<FanotifyWatch> watches, double? timeout, int count)
     {
@@ -54,11 +63,17 @@ internal sealed class StreamProgress
             ? $", {seconds} s of {timeout:0.###} s ({Math.Ceiling(Math.Max(0, timeout - elapsed.TotalSeconds))} s left)"
             : $", {seconds} s";
         double done = Math.Max(_count > 0 ? (double)events / _count : 0, _timeout is { } t && t > 0 ? elapsed.TotalSeconds / t : 0);
+        string status = string.Create(CultureInfo.CurrentCulture, $"{counted}{timed}, {dropped} dropped");
+        int percent = (int)Math.Clamp(done * 100, 0, 100);
+        if (_shown is not null && _shown.PercentComplete == percent && string.Equals(_shown.StatusDescription, status, StringComparison.Ordinal))
+        {
+            return;   // nothing to redraw: an idle counted stream writes nothing
+        }
 
         // A new record each time (a host may keep the ones it got), under one id: the one bar of this command.
-        _shown = new ProgressRecord(ActivityId, _activity, string.Create(CultureInfo.CurrentCulture, $"{counted}{timed}, {dropped} dropped"))
+        _shown = new ProgressRecord(ActivityId, _activity, status)
         {
-            PercentComplete = (int)Math.Clamp(done * 100, 0, 100),
+            PercentComplete = percent,
             SecondsRemaining = _timeout is { } limit ? (int)Math.Max(0, Math.Ceiling(limit - elapsed.TotalSeconds)) : -1,
         };
         _cmdlet.WriteProgress(_shown);
