@@ -158,14 +158,16 @@ public sealed class GetFanotifyEventCommand : WatchStartCommandBase, IDisposable
     }
 
     /// <summary>
-    /// Streams, with a progress bar while a timed or counted stream runs (PowerShell shows it only where someone sees
-    /// it: never with $ProgressPreference SilentlyContinue or in a non-interactive host), completed however it ends.
+    /// Streams, with a progress bar while a timed or counted stream waits for events (none where nobody could see it:
+    /// see <see cref="StreamProgress.CanBeSeen"/>), completed however the stream ends.
     /// </summary>
     private void Stream(List<FanotifyWatch> watches, bool wait)
     {
         bool timed = MyInvocation.BoundParameters.ContainsKey(nameof(Timeout));
         // A read of what is buffered ends at once (-Timeout 0 too): no bar for it.
-        _progress = wait && ((timed && Timeout > 0) || Count > 0) && watches.Count != 0 && StreamProgress.CanBeSeen(Host) ? new StreamProgress(this, watches, timed ? Timeout : null, Count) : null;
+        _progress = wait && ((timed && Timeout > 0) || Count > 0) && watches.Count != 0 && StreamProgress.CanBeSeen(Host)
+            ? new StreamProgress(this, watches, timed ? Timeout : null, Count)
+            : null;
         try
         {
             StreamEvents(watches, wait);
