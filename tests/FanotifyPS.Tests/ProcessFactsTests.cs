@@ -179,24 +179,24 @@ public class ProcessFactsTests
     {
         var filter = new ReportFilter { ContainerId = new GlobSet(["3f2a*"]), LoginUserId = [1234] };
 
-        Assert.True(filter.Reports("/d/a", string.Empty, 1, "/usr/bin/cat", 1234, Id));
-        Assert.False(filter.Reports("/d/a", string.Empty, 1, "/usr/bin/cat", 1000, Id));
-        Assert.False(filter.Reports("/d/a", string.Empty, 1, "/usr/bin/cat", -1, Id));
-        Assert.False(filter.Reports("/d/a", string.Empty, 1, "/usr/bin/cat", 1234, "1111111111111111111111111111111111111111111111111111111111111111"));
-        Assert.False(filter.Reports("/d/a", string.Empty, 1, "/usr/bin/cat", 1234, string.Empty));
+        Assert.True(filter.Reports("/d/a", string.Empty, 1, "/usr/bin/cat", 1234, Id, -1));
+        Assert.False(filter.Reports("/d/a", string.Empty, 1, "/usr/bin/cat", 1000, Id, -1));
+        Assert.False(filter.Reports("/d/a", string.Empty, 1, "/usr/bin/cat", -1, Id, -1));
+        Assert.False(filter.Reports("/d/a", string.Empty, 1, "/usr/bin/cat", 1234, "1111111111111111111111111111111111111111111111111111111111111111", -1));
+        Assert.False(filter.Reports("/d/a", string.Empty, 1, "/usr/bin/cat", 1234, string.Empty, -1));
 
         // Left out with the facts unknown (a process never read): nobody could tell.
-        Assert.True(filter.LeftOutWithoutExe("/d/a", string.Empty, 1, string.Empty, -1, string.Empty, factsKnown: false));
+        Assert.True(filter.LeftOutWithoutExe("/d/a", string.Empty, 1, string.Empty, -1, string.Empty, -1, factsKnown: false));
         // Known and not matching: judged.
-        Assert.False(filter.LeftOutWithoutExe("/d/a", string.Empty, 1, string.Empty, 1000, Id, factsKnown: true));
+        Assert.False(filter.LeftOutWithoutExe("/d/a", string.Empty, 1, string.Empty, 1000, Id, -1, factsKnown: true));
     }
 
     [Fact]
     public void ContainerId_star_selects_the_processes_of_every_container_and_no_host_process()
     {
         var filter = new ReportFilter { ContainerId = new GlobSet(["*"]) };
-        Assert.True(filter.Reports("/d/a", string.Empty, 1, "/usr/bin/cat", -1, Id));
-        Assert.False(filter.Reports("/d/a", string.Empty, 1, "/usr/bin/cat", -1, string.Empty));
+        Assert.True(filter.Reports("/d/a", string.Empty, 1, "/usr/bin/cat", -1, Id, -1));
+        Assert.False(filter.Reports("/d/a", string.Empty, 1, "/usr/bin/cat", -1, string.Empty, -1));
     }
 
     [Fact]

@@ -1,11 +1,12 @@
 #Requires -Version 7.4
-# The parameters that start a watch: declared once for Start-FanotifyWatch and Get-FanotifyEvent, in the Path set
-# only, so that Get-FanotifyEvent cannot be told to read a running watch with a scope or events it never had.
+# The parameters that start a watch: declared once for Start-FanotifyWatch and Get-FanotifyEvent, in the Path and
+# LiteralPath sets only, so that Get-FanotifyEvent cannot be told to read a running watch with a scope it never had.
+# -Event is the exception: in Get-FanotifyEvent's Watch and Id sets it is a read filter (Binding.Tests.ps1).
 
 BeforeAll {
     Import-Module $env:FANOTIFYPS_MODULE -Force
     Import-Module (Join-Path $PSScriptRoot 'TestHelpers.psm1') -Force
-    $shared = 'Scope', 'Event', 'BufferSize', 'ThreadId', 'SpinMicroseconds'
+    $shared = 'Scope', 'BufferSize', 'ThreadId', 'SpinMicroseconds'
 
     # What binding and validation see of a parameter: its sets with their metadata, and its attributes.
     function Get-ParameterFacts([string] $Command, [string] $Name) {
@@ -28,19 +29,23 @@ BeforeAll {
 }
 
 Describe 'The parameters that start a watch' {
-    It 'are in the Path set only, in both commands' {
+    It 'are in the Path and LiteralPath sets only, in both commands' {
         foreach ($command in 'Start-FanotifyWatch', 'Get-FanotifyEvent') {
-            foreach ($name in $shared) {
-                @((Get-Command $command).Parameters[$name].ParameterSets.Keys) | Should -Be @('Path') -Because "-$name of $command"
+            foreach ($name in $shared + 'LiteralPath') {
+                $expected = if ($name -eq 'LiteralPath') { @('LiteralPath') } else { @('LiteralPath', 'Path') }
+                @((Get-Command $command).Parameters[$name].ParameterSets.Keys | Sort-Object) | Should -Be $expected -Because "-$name of $command"
             }
         }
-        @((Get-Command Get-FanotifyEvent).Parameters['Path'].ParameterSets.Keys) | Should -Be @('Path')
+        @((Get-Command Start-FanotifyWatch).Parameters['Event'].ParameterSets.Keys | Sort-Object) | Should -Be @('LiteralPath', 'Path')
+        @((Get-Command Get-FanotifyEvent).Parameters['Event'].ParameterSets.Keys | Sort-Object) | Should -Be @('Id', 'LiteralPath', 'Path', 'Watch')
+        @((Get-Command Get-FanotifyEvent).Parameters['Path'].ParameterSets.Keys | Sort-Object) | Should -Be @('Id', 'Path', 'Watch')
         (Get-Command Get-FanotifyEvent).DefaultParameterSet | Should -Be 'Path'
-        @((Get-Command Start-FanotifyWatch).ParameterSets.Name) | Should -Be @('Path')
+        @((Get-Command Start-FanotifyWatch).ParameterSets.Name | Sort-Object) | Should -Be @('LiteralPath', 'Path')
+        (Get-Command Start-FanotifyWatch).DefaultParameterSet | Should -Be 'Path'
     }
 
     It 'have the same type, metadata and validation in both commands' {
-        foreach ($name in $shared) {
+        foreach ($name in $shared + 'LiteralPath') {
             $start = Get-ParameterFacts Start-FanotifyWatch $name
             $get = Get-ParameterFacts Get-FanotifyEvent $name
             $get.Type | Should -Be $start.Type -Because "-$name type"
@@ -49,11 +54,14 @@ Describe 'The parameters that start a watch' {
         }
         (Get-ParameterFacts Start-FanotifyWatch BufferSize).Attributes | Should -Be 'ValidateRange(1, 16777216)'
         (Get-ParameterFacts Start-FanotifyWatch SpinMicroseconds).Attributes | Should -Be 'ValidateRange(0, 1000)'
+        (Get-ParameterFacts Get-FanotifyEvent Event).Type | Should -Be (Get-ParameterFacts Start-FanotifyWatch Event).Type
+        (Get-ParameterFacts Get-FanotifyEvent Event).Attributes | Should -Be (Get-ParameterFacts Start-FanotifyWatch Event).Attributes
     }
 
-    It '-Path differs: only Start-FanotifyWatch takes it from the pipeline by property name' {
-        (Get-ParameterFacts Start-FanotifyWatch Path).Sets | Should -Be '__AllParameterSets mandatory=False position=0 byValue=False byName=True'
-        (Get-ParameterFacts Get-FanotifyEvent Path).Sets | Should -Be 'Path mandatory=False position=0 byValue=False byName=False'
+    It '-Path differs: both take it from the pipeline by value, only Start-FanotifyWatch by property name too' {
+        (Get-ParameterFacts Start-FanotifyWatch Path).Sets | Should -Be 'Path mandatory=False position=0 byValue=True byName=True'
+        (Get-ParameterFacts Get-FanotifyEvent Path).Sets | Should -Be ('Id mandatory=False position=-2147483648 byValue=False byName=False; ' +
+            'Path mandatory=False position=0 byValue=True byName=False; Watch mandatory=False position=-2147483648 byValue=False byName=False')
     }
 
     It 'cannot be given to Get-FanotifyEvent with -Id' {

@@ -86,7 +86,8 @@ Describe 'Deny policy' -Tag 'RequireRoot' {
 
     It 'a rule with -Errno denies with that errno' {
         $watch = Start-FanotifyWatch -Path $mount -Rule (New-FanotifyRule -Name NoSecrets -Path '*/secret*' -Errno EIO) -WarningVariable warned
-        $warned | Should -BeNullOrEmpty -Because 'this kernel takes FAN_DENY_ERRNO'
+        # The once-per-session warning that this pwsh passes every rule may come with the first watch with rules.
+        $warned | Where-Object Message -NotLike '*never apply to this pwsh*' | Should -BeNullOrEmpty -Because 'this kernel takes FAN_DENY_ERRNO'
         $denied = Invoke-Bounded cat @("$mount/secret.txt")
         $denied.ExitCode | Should -Be 1
         $denied.Output | Should -BeLike '*Input/output error*'

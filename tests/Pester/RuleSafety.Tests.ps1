@@ -97,7 +97,8 @@ Describe 'Paths a rule or a root is written with' -Tag 'RequireRoot' {
         "$warned" | Should -BeLike "*'/etc/`**outside every watched path*"
         Stop-FanotifyWatch $watch
         $watch = Start-FanotifyWatch "$mount/real" -Scope Tree -DenyPath "$mount/real/*", '*.pem' -WarningVariable warned -InformationAction Ignore
-        $warned | Should -BeNullOrEmpty
+        # Only the once-per-session warning that this pwsh passes every rule may come.
+        $warned | Where-Object Message -NotLike '*never apply to this pwsh*' | Should -BeNullOrEmpty
     }
 }
 

@@ -42,6 +42,11 @@ public abstract class FanotifyFilterCommandBase : PSCmdlet
     [ValidateNotNullOrEmpty]
     public string[]? LoginUser { get; set; }
 
+    /// <summary>Report only the events of processes running as these users (names or uids): the event's UserId.</summary>
+    [Parameter]
+    [ValidateNotNullOrEmpty]
+    public string[]? User { get; set; }
+
     /// <summary>Report only the events of processes in containers whose 64-hex id matches any of these wildcards.</summary>
     [Parameter]
     [SupportsWildcards]
@@ -66,8 +71,9 @@ public abstract class FanotifyFilterCommandBase : PSCmdlet
         ExcludeExe = new GlobSet(PathPatterns.ResolvePrograms(ExcludeExe, "-" + nameof(ExcludeExe))),
         LoginUserId = ProcessFactPatterns.ResolveLoginUsers(LoginUser, "-" + nameof(LoginUser)),
         ContainerId = new GlobSet(ProcessFactPatterns.ResolveContainerIds(ContainerId, "-" + nameof(ContainerId))),
+        UserId = ProcessFactPatterns.ResolveUsers(User, "-" + nameof(User)),
     };
 
     internal bool HasFilter => ExcludePath is not null || ProcessId is not null || ExcludeProcessId is not null ||
-        Exe is not null || ExcludeExe is not null || LoginUser is not null || ContainerId is not null;
+        Exe is not null || ExcludeExe is not null || LoginUser is not null || ContainerId is not null || User is not null;
 }

@@ -32,20 +32,40 @@ public sealed class GetFanotifyEventCommand : WatchStartCommandBase, IDisposable
     private bool _watchStandardOutput;
     private bool _standardOutputClosed;
 
-    [Parameter(Position = 0, ParameterSetName = ParameterSets.Path)]
+    /// <summary>
+    /// Path set: what to watch (from the pipeline by value only: an event's Path must not bind here, its WatchId binds
+    /// -Id). Watch and Id sets: return only the events whose path matches any of these wildcards.
+    /// </summary>
+    [Parameter(Position = 0, ValueFromPipeline = true, ParameterSetName = ParameterSets.Path)]
+    [Parameter(ParameterSetName = ParameterSets.Watch)]
+    [Parameter(ParameterSetName = ParameterSets.Id)]
+    [SupportsWildcards]
     [ValidateNotNullOrEmpty]
     public override string[]? Path { get; set; }
+
+    /// <summary>Path sets: the events to watch. Watch and Id sets: return only the events that have any of these flags.</summary>
+    [Parameter(ParameterSetName = ParameterSets.Path)]
+    [Parameter(ParameterSetName = ParameterSets.LiteralPath)]
+    [Parameter(ParameterSetName = ParameterSets.Watch)]
+    [Parameter(ParameterSetName = ParameterSets.Id)]
+    [ValidateNotNullOrEmpty]
+    public FanotifyEventType[] Event { get; set; } = WatchParameters.DefaultEvents;
+
+    internal override FanotifyEventType[] WatchedEvents => Event;
 
     [Parameter(Mandatory = true, Position = 0, ValueFromPipeline = true, ParameterSetName = ParameterSets.Watch)]
     [ValidateNotNullOrEmpty]
     public FanotifyWatch[] Watch { get; set; } = [];
 
-    [Parameter(Mandatory = true, Position = 0, ValueFromPipelineByPropertyName = true, ParameterSetName = ParameterSets.Id)]
+    /// <summary>Named only: `Get-FanotifyEvent 1` is the directory 1, as a path is the command's first position.</summary>
+    [Parameter(Mandatory = true, ValueFromPipelineByPropertyName = true, ParameterSetName = ParameterSets.Id)]
     [Alias("WatchId")]
     [ArgumentCompleter(typeof(WatchIdCompleter))]
     public int[] Id { get; set; } = [];
 
-    /// <summary>Keep streaming new events until -Count, -Timeout, Ctrl+C, or the watches end.</summary>
+    /// <summary>Keep streaming new events until -Count, -Timeout, Ctrl+C, or the watches end (a watch of its own always does).</summary>
+    [Parameter(ParameterSetName = ParameterSets.Path)]
+    [Parameter(ParameterSetName = ParameterSets.LiteralPath)]
     [Parameter(ParameterSetName = ParameterSets.Watch)]
     [Parameter(ParameterSetName = ParameterSets.Id)]
     public SwitchParameter Wait { get; set; }
@@ -65,11 +85,16 @@ public sealed class GetFanotifyEventCommand : WatchStartCommandBase, IDisposable
     public double Timeout { get; set; }
 
     private ReportFilter? _streamFilter;
+    private StreamProgress? _progress;
+
+    /// <summary>-Event and -Path of a read of running watches (null: none given).</summary>
+    private Func<FanotifyEvent, bool>? _readFilter;
 
     protected override void ProcessRecord()
     {
-        if (ParameterSetName == ParameterSets.Path)
+        if (StartsWatch)
         {
+            CollectPaths();
             return;
         }
 
@@ -78,20 +103,23 @@ public sealed class GetFanotifyEventCommand : WatchStartCommandBase, IDisposable
 
     protected override void EndProcessing()
     {
-        if (ParameterSetName != ParameterSets.Path)
+        if (!StartsWatch)
         {
+            List<FanotifyWatch> watches = _watches.Distinct().ToList();
+
             // A running watch already applied its own filters; these narrow what this command returns.
             try
             {
                 _streamFilter = HasFilter ? BuildFilter() : null;
+                _readFilter = ReadFilter(watches);
             }
             catch (WatchException e)
             {
-                ThrowTerminatingError(e.ToErrorRecord());   // a malformed wildcard
+                ThrowTerminatingError(e.ToErrorRecord());   // a malformed wildcard, an unknown user, an event no watch has
             }
 
             bool wait = Wait || MyInvocation.BoundParameters.ContainsKey(nameof(Timeout));
-            Stream(_watches.Distinct().ToList(), wait);
+            Stream(watches, wait);
             EndIfOutputClosed();
             return;
         }
@@ -129,7 +157,28 @@ public sealed class GetFanotifyEventCommand : WatchStartCommandBase, IDisposable
         _stopping.Dispose();
     }
 
+    /// <summary>
+    /// Streams, with a progress bar while a timed or counted stream waits for events (none where nobody could see it:
+    /// see <see cref="StreamProgress.CanBeSeen"/>), completed however the stream ends.
+    /// </summary>
     private void Stream(List<FanotifyWatch> watches, bool wait)
+    {
+        bool timed = MyInvocation.BoundParameters.ContainsKey(nameof(Timeout));
+        // A read of what is buffered ends at once (-Timeout 0 too): no bar for it.
+        _progress = wait && ((timed && Timeout > 0) || Count > 0) && watches.Count != 0 && StreamProgress.CanBeSeen(Host)
+            ? new StreamProgress(this, watches, timed ? Timeout : null, Count)
+            : null;
+        try
+        {
+            StreamEvents(watches, wait);
+        }
+        finally
+        {
+            _progress?.Complete();
+        }
+    }
+
+    private void StreamEvents(List<FanotifyWatch> watches, bool wait)
     {
         const int MaxWaitHandles = 64;   // the most one WaitHandle.WaitAny takes
         // Decided once. Only pwsh's console host writes the pipeline's output to fd 1; other hosts have their own.
@@ -141,7 +190,13 @@ public sealed class GetFanotifyEventCommand : WatchStartCommandBase, IDisposable
         var wakeUps = new List<WaitHandle>();
 
         // What the stream filter leaves out stays in the buffer, for the next reader.
-        Func<FanotifyEvent, bool>? filter = _streamFilter is null ? null : _streamFilter.Reports;
+        Func<FanotifyEvent, bool>? filter = (_streamFilter, _readFilter) switch
+        {
+            (null, null) => null,
+            ({ } stream, null) => stream.Reports,
+            (null, { } read) => read,
+            ({ } stream, { } read) => e => stream.Reports(e) && read(e),
+        };
         while (true)
         {
             // Each handle is read before its watch is read from: events that come after the read set it.
@@ -169,7 +224,7 @@ public sealed class GetFanotifyEventCommand : WatchStartCommandBase, IDisposable
                 foreach (PSObject item in items)
                 {
                     WriteObject(item);
-                    if (Count > 0 && ++_written >= Count)
+                    if (++_written >= Count && Count > 0)
                     {
                         WriteMessages(watches);
                         return;
@@ -188,6 +243,7 @@ public sealed class GetFanotifyEventCommand : WatchStartCommandBase, IDisposable
             }
 
             WriteMessages(watches);
+            _progress?.Update(_written);
             if (!wait || open.Count == 0)
             {
                 return;
@@ -217,6 +273,11 @@ public sealed class GetFanotifyEventCommand : WatchStartCommandBase, IDisposable
                 waitMilliseconds = PipeCheckMilliseconds;   // Infinite is -1: above any cap as unsigned
             }
 
+            if (_progress is not null && (uint)waitMilliseconds > StreamProgress.IntervalMilliseconds)
+            {
+                waitMilliseconds = StreamProgress.IntervalMilliseconds;   // the elapsed time moves on while nothing comes
+            }
+
             // More watches than one wait takes (64 handles, Ctrl+C's among them): any watch's news wakes this reader.
             if (wakeUps.Count >= MaxWaitHandles)
             {
@@ -231,6 +292,44 @@ public sealed class GetFanotifyEventCommand : WatchStartCommandBase, IDisposable
                 return;   // Ctrl+C
             }
         }
+    }
+
+    /// <summary>
+    /// -Event (any of its flags: a merged event, Access, Open, matches Open) and -Path (wildcards, relative ones taken
+    /// against the current location as -ExcludePath's are) of a read. An -Event that no watch read reports can never
+    /// match, and is an error.
+    /// </summary>
+    private Func<FanotifyEvent, bool>? ReadFilter(List<FanotifyWatch> watches)
+    {
+        FanotifyEventType events = FanotifyEventType.None;
+        if (MyInvocation.BoundParameters.ContainsKey(nameof(Event)))
+        {
+            events = Event.Aggregate(FanotifyEventType.None, (all, e) => all | e);
+            if (events == FanotifyEventType.None)
+            {
+                throw new WatchException("-Event names no event. Name at least one, for example -Event Open.",
+                    ErrorIds.InvalidEventSelection, ErrorCategory.InvalidArgument);
+            }
+
+            // Every watch may report an overflow, whatever it watches.
+            if (watches.Count != 0 && watches.All(w => (events & (w.Event | FanotifyEventType.Overflow)) == 0))
+            {
+                throw new WatchException(
+                    $"-Event {events} can never match: the watch{(watches.Count == 1 ? string.Empty : "es")} " +
+                    $"{string.Join(", ", watches.Select(w => $"{w.Id} ({w.Event})"))} report{(watches.Count == 1 ? "s" : string.Empty)} none of these events.",
+                    ErrorIds.InvalidEventSelection, ErrorCategory.InvalidArgument, events);
+            }
+        }
+
+        string[] paths = Path is null ? [] : PathPatterns.ResolvePaths(this, Path);
+        if (events == FanotifyEventType.None && paths.Length == 0)
+        {
+            return null;
+        }
+
+        var include = new GlobSet(paths);
+        return e => (events == FanotifyEventType.None || (e.Event & events) != 0) &&
+            (include.Count == 0 || include.IsMatchAny(e.Path) || (e.OldPath.Length != 0 && include.IsMatchAny(e.OldPath)));
     }
 
     /// <summary>

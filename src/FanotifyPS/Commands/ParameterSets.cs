@@ -9,6 +9,9 @@ internal static class ParameterSets
     /// <summary>A watch started by the command from -Path (Start-FanotifyWatch; Get-FanotifyEvent's own watch).</summary>
     internal const string Path = "Path";
 
+    /// <summary>As <see cref="Path"/>, from -LiteralPath (alias PSPath, which Get-Item's output binds to): no wildcards.</summary>
+    internal const string LiteralPath = "LiteralPath";
+
     /// <summary>Watches given as objects (-Watch).</summary>
     internal const string Watch = "Watch";
 

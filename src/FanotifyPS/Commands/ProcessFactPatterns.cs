@@ -33,6 +33,12 @@ internal static class ProcessFactPatterns
             ErrorIds.InvalidRule, ErrorCategory.ObjectNotFound, user)).Distinct().ToArray();
     }
 
+    /// <summary>User names or numeric ids (-User) as uids; an unknown name is an error, not a filter that matches nothing.</summary>
+    public static int[] ResolveUsers(string[]? users, string parameterName) =>
+        FanotifyRule.Clean(users).Select(user => UserNames.Resolve(user) ?? throw new WatchException(
+            $"{parameterName} names the user '{user}', who does not exist. Give a user name or a numeric uid.",
+            ErrorIds.InvalidRule, ErrorCategory.ObjectNotFound, user)).Distinct().ToArray();
+
     /// <summary>
     /// Container id patterns, lowercased (ids are lowercase hex, however a user copies them): a pattern that no
     /// 64-hex id can match (a name, a short id without '*') is refused.

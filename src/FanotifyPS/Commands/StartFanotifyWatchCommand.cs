@@ -6,13 +6,24 @@ using FanotifyPS.Watching;
 namespace FanotifyPS.Commands;
 
 /// <summary>Starts a background watch, with an optional permission policy, and returns it.</summary>
-[Cmdlet(VerbsLifecycle.Start, "FanotifyWatch", SupportsShouldProcess = true)]
+[Cmdlet(VerbsLifecycle.Start, "FanotifyWatch", SupportsShouldProcess = true, DefaultParameterSetName = ParameterSets.Path)]
 [OutputType(typeof(FanotifyWatch))]
 public sealed class StartFanotifyWatchCommand : WatchStartCommandBase
 {
-    [Parameter(Position = 0, ValueFromPipelineByPropertyName = true)]
+    /// <summary>Whether this runspace has been told that its own events pass every rule (once is enough).</summary>
+    private static readonly System.Runtime.CompilerServices.ConditionalWeakTable<System.Management.Automation.Runspaces.Runspace, object> s_toldAboutSelf = [];
+
+    [Parameter(Position = 0, ValueFromPipeline = true, ValueFromPipelineByPropertyName = true, ParameterSetName = ParameterSets.Path)]
+    [SupportsWildcards]
     [ValidateNotNullOrEmpty]
     public override string[]? Path { get; set; }
+
+    [Parameter(ParameterSetName = ParameterSets.Path)]
+    [Parameter(ParameterSetName = ParameterSets.LiteralPath)]
+    [ValidateNotNullOrEmpty]
+    public FanotifyEventType[] Event { get; set; } = WatchParameters.DefaultEvents;
+
+    internal override FanotifyEventType[] WatchedEvents => Event;
 
     [Parameter]
     [ValidateNotNullOrEmpty]
@@ -54,7 +65,10 @@ public sealed class StartFanotifyWatchCommand : WatchStartCommandBase
     [Parameter]
     public SwitchParameter AuditOnly { get; set; }
 
-    protected override void ProcessRecord()
+    /// <summary>Each path that comes down the pipeline is kept: one watch of them all starts in EndProcessing.</summary>
+    protected override void ProcessRecord() => CollectPaths();
+
+    protected override void EndProcessing()
     {
         try
         {
@@ -68,6 +82,11 @@ public sealed class StartFanotifyWatchCommand : WatchStartCommandBase
             }
 
             FanotifyWatch watch = StartWatch(spec);
+            if (spec.Policy is not null)
+            {
+                WarnAboutOwnEvents();
+            }
+
             JobRepository.Add(watch);   // Get-Job, Receive-Job, Wait-Job, Stop-Job, Remove-Job
             WriteVerbose($"Started watch {watch.Id} ({watch.Scope}) on '{target}' for {spec.Events}" +
                 (watch.Rules.Length == 0 ? "." : $" with {watch.Rules.Length} rules{(AuditOnly ? " (audit only)" : string.Empty)}."));
@@ -77,6 +96,23 @@ public sealed class StartFanotifyWatchCommand : WatchStartCommandBase
         {
             ThrowTerminatingError(e.ToErrorRecord());
         }
+    }
+
+    /// <summary>
+    /// The events of this pwsh pass every rule, by design (a rule could otherwise deny the watcher its own files): a rule
+    /// tried with Get-Content from this shell looks broken. Said once per runspace, at the first watch with rules.
+    /// </summary>
+    private void WarnAboutOwnEvents()
+    {
+        if (System.Management.Automation.Runspaces.Runspace.DefaultRunspace is not { } runspace || s_toldAboutSelf.TryGetValue(runspace, out _))
+        {
+            return;
+        }
+
+        s_toldAboutSelf.AddOrUpdate(runspace, true);
+        WriteWarning($"The rules never apply to this pwsh (pid {System.Environment.ProcessId}): its own opens are always allowed, so that " +
+            "the watcher cannot block itself. Try a rule from another process, such as sh -c 'cat FILE' or Start-Job, not with " +
+            "Get-Content from this shell. (Said once per session.)");
     }
 
     /// <summary>

@@ -63,11 +63,9 @@ internal static class WatchParameters
             (rootId.Value.DevMajor == existingId.Value.DevMajor && rootId.Value.DevMinor == existingId.Value.DevMinor);
     }
 
-    /// <summary>The filesystem paths behind PowerShell paths (default: the current location), checked against the scope.</summary>
-    internal static string[] ResolvePaths(PSCmdlet cmdlet, string[]? paths, FanotifyScope scope)
+    /// <summary>The paths of a watch, checked against the scope.</summary>
+    internal static string[] CheckScope(string[] resolved, FanotifyScope scope)
     {
-        string[] resolved = (paths is null || paths.Length == 0 ? ["."] : paths)
-            .Select(p => ResolvePath(cmdlet, p)).Distinct(System.StringComparer.Ordinal).ToArray();
         if (scope is FanotifyScope.Tree or FanotifyScope.Directory)
         {
             foreach (string path in resolved.Where(p => !Directory.Exists(p)))
@@ -78,6 +76,48 @@ internal static class WatchParameters
         }
 
         return resolved;
+    }
+
+    /// <summary>
+    /// The filesystem paths behind a -Path (wildcards expanded, as Get-Item does) or a -LiteralPath (as written). A
+    /// wildcard that matches nothing is an error too: a watch of nothing is not what was asked for.
+    /// </summary>
+    internal static string[] ResolveWatchPath(PSCmdlet cmdlet, string path, bool literal)
+    {
+        if (literal)
+        {
+            return [ResolvePath(cmdlet, path)];
+        }
+
+        System.Collections.ObjectModel.Collection<string> found;
+        ProviderInfo provider;
+        try
+        {
+            found = cmdlet.SessionState.Path.GetResolvedProviderPathFromPSPath(path, out provider);
+        }
+        catch (ItemNotFoundException)
+        {
+            // Named in full, as Get-Item names it: a relative path's directory may not be what was meant.
+            string full = cmdlet.SessionState.Path.GetUnresolvedProviderPathFromPSPath(path);
+            throw new WatchException($"Cannot watch '{full}' because it does not exist.", ErrorIds.PathNotFound, ErrorCategory.ObjectNotFound, full);
+        }
+        catch (System.Exception e) when (e is System.Management.Automation.DriveNotFoundException or ProviderNotFoundException or PSArgumentException)
+        {
+            throw new WatchException($"Cannot watch '{path}': {e.Message}", ErrorIds.PathNotFound, ErrorCategory.ObjectNotFound, path);
+        }
+
+        if (provider.ImplementingType != typeof(Microsoft.PowerShell.Commands.FileSystemProvider))
+        {
+            throw new WatchException($"Cannot watch '{path}': it is a {provider.Name} path, not a filesystem path.",
+                ErrorIds.PathNotOnFileSystem, ErrorCategory.InvalidArgument, path);
+        }
+
+        if (found.Count == 0)
+        {
+            throw new WatchException($"Cannot watch '{path}': no file or directory matches it.", ErrorIds.PathNotFound, ErrorCategory.ObjectNotFound, path);
+        }
+
+        return found.Select(p => RealPathOf(p)).ToArray();
     }
 
     /// <summary>The filesystem path behind a PowerShell path (relative to the current location), which must exist.</summary>
@@ -97,10 +137,15 @@ internal static class WatchParameters
                 ErrorIds.PathNotFound, ErrorCategory.ObjectNotFound, resolved);
         }
 
-        // Event paths are real paths: a root given through a symlink would see every event as outside it. Also,
-        // "/srv/" and "/srv" are one watch, and a Tree root must not end in '/' (paths below it are matched by prefix).
-        return FileSystemFacts.RealPath(resolved) ?? (resolved.Length > 1 ? resolved.TrimEnd('/') : resolved);
+        return RealPathOf(resolved);
     }
+
+    /// <summary>
+    /// Event paths are real paths: a root given through a symlink would see every event as outside it. Also,
+    /// "/srv/" and "/srv" are one watch, and a Tree root must not end in '/' (paths below it are matched by prefix).
+    /// </summary>
+    private static string RealPathOf(string resolved) =>
+        FileSystemFacts.RealPath(resolved) ?? (resolved.Length > 1 ? resolved.TrimEnd('/') : resolved);
 
     /// <summary>
     /// The real paths of existing files for a -File rule (wildcards expanded, as Get-Item does). A directory is

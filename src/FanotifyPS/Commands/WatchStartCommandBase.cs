@@ -1,3 +1,4 @@
+using System.Collections.Generic;
 using System.Linq;
 using System.Management.Automation;
 using FanotifyPS.Watching;
@@ -6,28 +7,45 @@ namespace FanotifyPS.Commands;
 
 /// <summary>
 /// The parameters that start a watch, shared by Start-FanotifyWatch and Get-FanotifyEvent, and the watch they
-/// describe. They belong to the Path set: Get-FanotifyEvent's other sets read running watches, which were started
-/// with their own (Start-FanotifyWatch has no other set). Each command declares -Path itself, as only
-/// Start-FanotifyWatch takes it from the pipeline.
+/// describe. They belong to the Path and LiteralPath sets: Get-FanotifyEvent's other sets read running watches,
+/// which were started with their own. Each command declares -Path and -Event itself: in Get-FanotifyEvent they are
+/// read filters in the other sets too, and only Start-FanotifyWatch takes -Path from the pipeline by property name.
 /// </summary>
+/// <remarks>
+/// Paths may come down the pipeline, one ProcessRecord each: the commands collect them (<see cref="CollectPaths"/>)
+/// and start one watch of them all in EndProcessing, as `-Path a, b` does. A path that cannot be watched is a
+/// non-terminating error there, and the watch goes on with the others; with none left it is a terminating one.
+/// </remarks>
 public abstract class WatchStartCommandBase : FanotifyFilterCommandBase
 {
-    /// <summary>The directories (or, with -Scope File, files) to watch; none: the current directory.</summary>
+    private readonly List<string> _paths = [];
+    private readonly List<WatchException> _pathErrors = [];
+    private bool _pathGiven;
+
+    /// <summary>The directories (or, with -Scope File, files) to watch, with wildcards; none: the current directory.</summary>
     public abstract string[]? Path { get; set; }
 
+    /// <summary>As -Path, taken as written (no wildcards); Get-Item's output binds to it by its PSPath.</summary>
+    [Parameter(Mandatory = true, ValueFromPipelineByPropertyName = true, ParameterSetName = ParameterSets.LiteralPath)]
+    [Alias("PSPath")]
+    [ValidateNotNullOrEmpty]
+    public string[]? LiteralPath { get; set; }
+
+    /// <summary>-Event of the command: the events to watch (declared by each command, for its own sets).</summary>
+    internal abstract FanotifyEventType[] WatchedEvents { get; }
+
     [Parameter(ParameterSetName = ParameterSets.Path)]
+    [Parameter(ParameterSetName = ParameterSets.LiteralPath)]
     public FanotifyScope Scope { get; set; } = FanotifyScope.Filesystem;
 
     [Parameter(ParameterSetName = ParameterSets.Path)]
-    [ValidateNotNullOrEmpty]
-    public FanotifyEventType[] Event { get; set; } = WatchParameters.DefaultEvents;
-
-    [Parameter(ParameterSetName = ParameterSets.Path)]
+    [Parameter(ParameterSetName = ParameterSets.LiteralPath)]
     [ValidateRange(1, 16 * 1024 * 1024)]
     public int BufferSize { get; set; } = WatchSpec.DefaultBufferSize;
 
     /// <summary>Report the thread of each event (FAN_REPORT_TID) in ThreadId.</summary>
     [Parameter(ParameterSetName = ParameterSets.Path)]
+    [Parameter(ParameterSetName = ParameterSets.LiteralPath)]
     public SwitchParameter ThreadId { get; set; }
 
     /// <summary>
@@ -36,8 +54,76 @@ public abstract class WatchStartCommandBase : FanotifyFilterCommandBase
     /// ones rarer); 0 turns it off. Not given: 20 when verdicts wait for a read (rules, Tree scope), else 0.
     /// </summary>
     [Parameter(ParameterSetName = ParameterSets.Path)]
+    [Parameter(ParameterSetName = ParameterSets.LiteralPath)]
     [ValidateRange(0, 1000)]
     public int SpinMicroseconds { get; set; } = SpinPolicy.Automatic;
+
+    /// <summary>The command reads paths to watch (Path or LiteralPath set), rather than running watches.</summary>
+    internal bool StartsWatch => ParameterSetName is ParameterSets.Path or ParameterSets.LiteralPath;
+
+    /// <summary>
+    /// Resolves the paths bound for this input (-Path with wildcards, -LiteralPath as written) and keeps them for the
+    /// watch; what cannot be watched is kept as an error, written when the watch starts.
+    /// </summary>
+    internal void CollectPaths()
+    {
+        bool literal = ParameterSetName == ParameterSets.LiteralPath;
+        string[]? given = literal ? LiteralPath : Path;
+        if (given is null)
+        {
+            return;
+        }
+
+        _pathGiven = true;
+        foreach (string path in given)
+        {
+            try
+            {
+                _paths.AddRange(WatchParameters.ResolveWatchPath(this, path, literal));
+            }
+            catch (WatchException e)
+            {
+                _pathErrors.Add(e);
+            }
+        }
+    }
+
+    /// <summary>
+    /// The paths to watch: those collected, each error written (non-terminating); none given, the current directory.
+    /// No path left to watch is a terminating error.
+    /// </summary>
+    private string[] WatchPaths()
+    {
+        if (!_pathGiven)
+        {
+            if (MyInvocation.ExpectingInput)
+            {
+                // An empty pipeline (Get-ChildItem of nothing) must not become a watch of the current directory.
+                throw new WatchException("No path came down the pipeline: there is nothing to watch.",
+                    ErrorIds.PathNotFound, ErrorCategory.ObjectNotFound);
+            }
+
+            return [WatchParameters.ResolvePath(this, ".")];
+        }
+
+        if (_paths.Count == 0 && _pathErrors.Count == 1)
+        {
+            throw _pathErrors[0];
+        }
+
+        foreach (WatchException error in _pathErrors)
+        {
+            WriteError(error.ToErrorRecord());
+        }
+
+        if (_paths.Count == 0)
+        {
+            throw new WatchException($"None of the {_pathErrors.Count} paths given can be watched (each has its error).",
+                ErrorIds.PathNotFound, ErrorCategory.ObjectNotFound, _pathErrors.Select(e => e.Target).ToArray());
+        }
+
+        return _paths.Distinct(System.StringComparer.Ordinal).ToArray();
+    }
 
     /// <summary>
     /// Validates the parameters and puts the watch together: what it marks, reports and decides. What differs
@@ -46,8 +132,8 @@ public abstract class WatchStartCommandBase : FanotifyFilterCommandBase
     /// </summary>
     internal WatchSpec BuildSpec(string? name, PermissionPolicy? policy, bool auditOnly)
     {
-        string[] resolved = WatchParameters.ResolvePaths(this, Path, Scope);
-        FanotifyEventType combined = WatchParameters.CombineEvents(Event, Scope);
+        string[] resolved = WatchParameters.CheckScope(WatchPaths(), Scope);
+        FanotifyEventType combined = WatchParameters.CombineEvents(WatchedEvents, Scope);
         if (policy is not null && (combined & FanotifyRule.PermissionEvents & policy.Events) == 0)
         {
             throw new WatchException(
@@ -56,7 +142,7 @@ public abstract class WatchStartCommandBase : FanotifyFilterCommandBase
         }
 
         FanotifyEventType entries = combined & FanotifyWatch.EntryEvents;
-        if (Scope == FanotifyScope.File && entries != FanotifyEventType.None && Event?.Contains(FanotifyEventType.All) != true &&
+        if (Scope == FanotifyScope.File && entries != FanotifyEventType.None && WatchedEvents?.Contains(FanotifyEventType.All) != true &&
             resolved.FirstOrDefault(p => !System.IO.Directory.Exists(p)) is { } file)
         {
             throw new WatchException(

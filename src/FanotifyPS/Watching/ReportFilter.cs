@@ -18,11 +18,14 @@ internal sealed class ReportFilter
     /// <summary>-ContainerId: only the processes of containers whose 64-hex id matches (never a host process).</summary>
     public GlobSet ContainerId { get; init; } = GlobSet.Empty;
 
+    /// <summary>-User, resolved to uids: only the processes running as one of them (the event's UserId).</summary>
+    public int[] UserId { get; init; } = [];
+
     public bool HasTree => TreeRoots.Length != 0;
 
     public bool IsEmpty => TreeRoots.Length == 0 && ExcludePath.Count == 0 && ProcessId.Length == 0 &&
         ExcludeProcessId.Length == 0 && Exe.Count == 0 && ExcludeExe.Count == 0 &&
-        LoginUserId.Length == 0 && ContainerId.Count == 0;
+        LoginUserId.Length == 0 && ContainerId.Count == 0 && UserId.Length == 0;
 
     /// <summary>The path is under one of the Tree roots (always true without Tree scope).</summary>
     public bool InScope(string path)
@@ -46,26 +49,29 @@ internal sealed class ReportFilter
 
     /// <summary>
     /// In scope (by its path, or for a rename its old path) and let through by every filter. loginUid is -1 when
-    /// unset or unknown, containerId empty on the host or when unknown.
+    /// unset or unknown, containerId empty on the host or when unknown, userId -1 when unknown.
     /// </summary>
-    public bool Reports(string path, string oldPath, int pid, string exe, int loginUid, string containerId) =>
-        (InScope(path) || (oldPath.Length != 0 && InScope(oldPath))) && PassesFilters(path, pid, exe, loginUid, containerId, true, true);
+    public bool Reports(string path, string oldPath, int pid, string exe, int loginUid, string containerId, int userId) =>
+        (InScope(path) || (oldPath.Length != 0 && InScope(oldPath))) && PassesFilters(path, pid, exe, loginUid, containerId, userId, true, true, true);
 
-    public bool Reports(FanotifyEvent e) => Reports(e.Path, e.OldPath, e.ProcessId, e.Exe, e.LoginUserId ?? -1, e.ContainerId);
+    // The cast takes UserId as it is, nullable or not.
+    public bool Reports(FanotifyEvent e) => Reports(e.Path, e.OldPath, e.ProcessId, e.Exe, e.LoginUserId ?? -1, e.ContainerId, (int?)e.UserId ?? -1);
 
     /// <summary>
     /// For an event Reports left out: left out by the process filters alone, for want of what they judge: by -Exe or
-    /// -ExcludeExe with no program (empty exe), or by -LoginUser or -ContainerId with the process's facts unknown.
+    /// -ExcludeExe with no program (empty exe), by -LoginUser or -ContainerId with the process's facts unknown, or
+    /// by -User with its uid unknown (-1).
     /// </summary>
-    public bool LeftOutWithoutExe(string path, string oldPath, int pid, string exe, int loginUid, string containerId, bool factsKnown)
+    public bool LeftOutWithoutExe(string path, string oldPath, int pid, string exe, int loginUid, string containerId, int userId, bool factsKnown)
     {
         bool exeUnknown = exe.Length == 0 && (Exe.Count != 0 || ExcludeExe.Count != 0);
         bool factsUnknown = !factsKnown && (LoginUserId.Length != 0 || ContainerId.Count != 0);
-        return (exeUnknown || factsUnknown) && (InScope(path) || (oldPath.Length != 0 && InScope(oldPath))) &&
-            PassesFilters(path, pid, exe, loginUid, containerId, judgeExe: exe.Length != 0, judgeFacts: factsKnown);
+        bool userUnknown = userId < 0 && UserId.Length != 0;
+        return (exeUnknown || factsUnknown || userUnknown) && (InScope(path) || (oldPath.Length != 0 && InScope(oldPath))) &&
+            PassesFilters(path, pid, exe, loginUid, containerId, userId, judgeExe: exe.Length != 0, judgeFacts: factsKnown, judgeUser: userId >= 0);
     }
 
-    private bool PassesFilters(string path, int pid, string exe, int loginUid, string containerId, bool judgeExe, bool judgeFacts)
+    private bool PassesFilters(string path, int pid, string exe, int loginUid, string containerId, int userId, bool judgeExe, bool judgeFacts, bool judgeUser)
     {
         if (ProcessId.Length != 0 && Array.IndexOf(ProcessId, pid) < 0)
         {
@@ -83,6 +89,12 @@ internal sealed class ReportFilter
         }
 
         if (judgeExe && ExcludeExe.Count != 0 && ExcludeExe.IsMatchAny(exe))
+        {
+            return false;
+        }
+
+        // An unknown uid (-1) is in no list: Reports leaves it out, LeftOutWithoutExe does not judge it.
+        if (judgeUser && UserId.Length != 0 && Array.IndexOf(UserId, userId) < 0)
         {
             return false;
         }

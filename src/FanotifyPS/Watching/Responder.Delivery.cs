@@ -128,11 +128,11 @@ internal sealed unsafe partial class Responder
             processId = process.ProcessId > 0 ? process.ProcessId : record.Pid;
         }
 
-        if (!_settings.Filter.Reports(judged ?? path, oldPath, processId, process.Exe, process.LoginUserId, process.ContainerId))
+        if (!_settings.Filter.Reports(judged ?? path, oldPath, processId, process.Exe, process.LoginUserId, process.ContainerId, process.UserId))
         {
             _filteredCount++;
             if (isGone && _settings.Filter.LeftOutWithoutExe(judged ?? path, oldPath, processId, process.Exe,
-                process.LoginUserId, process.ContainerId, process.HasFacts))
+                process.LoginUserId, process.ContainerId, process.UserId, process.HasFacts))
             {
                 _unnamedCount++;   // the watch says so: nobody could tell whether it was the program asked for
             }

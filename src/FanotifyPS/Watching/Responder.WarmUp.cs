@@ -66,8 +66,8 @@ internal sealed partial class Responder
         }
 
         _ = PathText.Decode([0x2f, 0xff, 0x61]);   // a name that is not UTF-8
-        _ = _settings.Filter.Reports("/", "/", 0, "/", 0, "/");
-        _ = _settings.Filter.LeftOutWithoutExe("/", "/", 0, string.Empty, -1, string.Empty, false);
+        _ = _settings.Filter.Reports("/", "/", 0, "/", 0, "/", 0);
+        _ = _settings.Filter.LeftOutWithoutExe("/", "/", 0, string.Empty, -1, string.Empty, -1, false);
         _ = _settings.Filter.InScope("/");
         _ = HasNoLinks(groupFd);
         _ = _links.FdPath(groupFd);   // how HandleResolver and MountTranslator name a reopened file
