@@ -85,8 +85,8 @@ $capEff = [Convert]::ToUInt64((((Get-Content /proc/self/status) -match '^CapEff:
         $dir = New-NobodyDirectory
         $facts = Invoke-AsNobody @"
 `$dir = '$dir'
-`$w = Start-FanotifyWatch -Path `$dir -Scope Directory -Event Create, Delete, Move, Rename, Attrib, CloseWrite -InformationVariable info
-& sh -c "echo a > `$dir/one; mv `$dir/one `$dir/two; chmod 600 `$dir/two; rm `$dir/two; mkdir `$dir/sub"
+`$w = Start-FanotifyWatch -Path `$dir -Scope Directory -Event Create, Delete, Move, Rename, Attrib, CloseWrite, CloseNoWrite -InformationVariable info
+& sh -c "echo a > `$dir/one; cat `$dir/one >/dev/null; ls `$dir >/dev/null; mv `$dir/one `$dir/two; chmod 600 `$dir/two; rm `$dir/two; mkdir `$dir/sub"
 `$deadline = [DateTime]::UtcNow.AddSeconds(20)
 `$events = @()
 while ([DateTime]::UtcNow -lt `$deadline -and -not (`$events | Where-Object { `$_.Event -band [FanotifyPS.FanotifyEventType]::Create -and `$_.IsDirectory })) {
@@ -106,6 +106,9 @@ foreach (`$e in `$events) {
         $find = { param($event, $path) @($events | Where-Object { $_.Event -like "*$event*" -and $_.Path -eq $path }) }
         (& $find 'Create' "$dir/one") | Should -Not -BeNullOrEmpty -Because ($events | ConvertTo-Json)
         (& $find 'CloseWrite' "$dir/one") | Should -Not -BeNullOrEmpty
+        (& $find 'CloseNoWrite' "$dir/one") | Should -Not -BeNullOrEmpty
+        # As in a root watch, the directory's own opens and closes (ls) are not reported; its entries' are.
+        @($events | Where-Object { $_.Event -like '*CloseNoWrite*' -and $_.IsDirectory }) | Should -BeNullOrEmpty
         $rename = @(& $find 'Rename' "$dir/two")
         $rename | Should -HaveCount 1
         $rename[0].OldPath | Should -Be "$dir/one"
