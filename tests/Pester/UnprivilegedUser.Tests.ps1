@@ -136,9 +136,16 @@ foreach (`$e in `$events) {
 `$file = '$dir/watched.txt'
 Set-Content `$file 'x'
 `$w = Start-FanotifyWatch -Path `$file -Scope File -Event Modify, Attrib, CloseWrite, MoveSelf
-& sh -c "echo more >> `$file; chmod 640 `$file; mv `$file '$dir/moved.txt'; chmod 600 '$dir/moved.txt'"
-`$deadline = [DateTime]::UtcNow.AddSeconds(20)
+function Receive-Until([scriptblock] `$Done) {
+    `$deadline = [DateTime]::UtcNow.AddSeconds(20)
+    while ([DateTime]::UtcNow -lt `$deadline -and -not (& `$Done)) { `$script:events += @(Get-FanotifyEvent -Watch `$w -Timeout 0.2) }
+}
 `$events = @()
+# In two steps, so that the events before the move are resolved before it (the watcher resolves as it reads).
+& sh -c "echo more >> `$file; chmod 640 `$file"
+Receive-Until { `$events | Where-Object { `$_.Event -band [FanotifyPS.FanotifyEventType]::Attrib } }
+& sh -c "mv `$file '$dir/moved.txt'; chmod 600 '$dir/moved.txt'"
+`$deadline = [DateTime]::UtcNow.AddSeconds(20)
 while ([DateTime]::UtcNow -lt `$deadline -and @(`$events | Where-Object { `$_.Event -band [FanotifyPS.FanotifyEventType]::Attrib }).Count -lt 2) {
     `$events += @(Get-FanotifyEvent -Watch `$w -Timeout 0.2)
 }
