@@ -53,7 +53,7 @@ internal static class UnprivilegedWatch
 
         if (spec.Policy is not null && permission == FanotifyEventType.None)
         {
-            refused.Add("rules (-Rule, -Deny...)");
+            refused.Add("rules (-Rule, -DenyPath, -DenyExe, -DenyUser, -DenyFile)");
         }
 
         if (spec.Scope is not (FanotifyScope.Directory or FanotifyScope.File))
