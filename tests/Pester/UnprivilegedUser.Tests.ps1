@@ -185,6 +185,22 @@ foreach (`$e in `$events) { [pscustomobject]@{ Path = `$e.Path; Name = `$e.Name 
         $facts[1].Name | Should -Be 'after'
     }
 
+    It 'captures with Get-FanotifyEvent -Path, as a watch does' {
+        $dir = New-NobodyDirectory
+        $facts = Invoke-AsNobody @"
+# Files made for 5 s, from before the capture starts (its start takes a while) until after.
+`$null = [Diagnostics.Process]::Start('sh', '-c "for i in 1 2 3 4 5 6 7 8 9 10; do touch $dir/captured.`$i; sleep 0.5; done"')
+Get-FanotifyEvent -Path '$dir' -Scope Directory -Event Create -Timeout 3 |
+    ForEach-Object { [pscustomobject]@{ Event = "`$(`$_.Event)"; Path = `$_.Path; ProcessId = `$_.ProcessId } | ConvertTo-Json -Compress }
+"@
+        $facts | Should -Not -BeNullOrEmpty
+        foreach ($f in $facts) {
+            $f.Event | Should -Be 'Create'
+            $f.Path | Should -Match "^$([regex]::Escape($dir))/captured\.([1-9]|10)`$"
+            $f.ProcessId | Should -BeIn @(0, $null)
+        }
+    }
+
     It 'refuses what needs root with FanotifyNeedsCapSysAdmin, saying what this user can do' {
         $dir = New-NobodyDirectory
         $facts = Invoke-AsNobody @"
