@@ -116,7 +116,7 @@ $commandText = @{
     }
 }
 
-$notes = 'Requires Linux, and root or the CAP_SYS_ADMIN capability (fanotify refuses everyone else). Features are probed by trying them: Get-FanotifyCapability lists what this kernel supports. Never put a permission watch where you cannot afford a wait: a watcher that is stopped (SIGSTOP) holds every opener until it continues; a watcher that dies allows them all.'
+$notes = 'Requires Linux. Root (or the CAP_SYS_ADMIN capability) may use all of fanotify; since Linux 5.13 other users may watch the directories and files they can read, for notification events, without the process that caused them (see Start-FanotifyWatch). Features are probed by trying them: Get-FanotifyCapability lists what this kernel supports. Never put a permission watch where you cannot afford a wait: a watcher that is stopped (SIGSTOP) holds every opener until it continues; a watcher that dies allows them all.'
 
 function Get-TypeName([type] $Type) {
     $name = $Type.Name

@@ -5,7 +5,7 @@
 BeforeAll {
     Import-Module $env:FANOTIFYPS_MODULE -Force
     Import-Module (Join-Path $PSScriptRoot 'TestHelpers.psm1') -Force
-    $script:features = [FanotifyPS.FanotifyCapability].GetProperties().Where({ $_.PropertyType -eq [bool] }).Name
+    $script:features = [FanotifyPS.FanotifyCapability].GetProperties().Where({ $_.PropertyType -in [bool], [Nullable[bool]] }).Name
 
     # Probes $Path and checks what must hold on any filesystem: no error, the path reported, nothing left.
     function Invoke-Probe([string] $Path) {

@@ -67,6 +67,12 @@ internal static class StartMessage
             text += $" {permission}: {string.Join(", ", waits)} {where} waits for this pwsh (pid {System.Environment.ProcessId}) to answer.";
         }
 
+        if (watch.Unprivileged)
+        {
+            text += " Without root: the kernel names no process but this pwsh, so the events of others have no ProcessId (0) and no Exe; " +
+                "paths are known only through the watched paths (others say (unresolved)); the queue is the kernel's bounded one (losses are reported as Overflow).";
+        }
+
         return text;
     }
 

@@ -13,6 +13,8 @@ internal static unsafe partial class Libc
     /* struct file_handle { unsigned int handle_bytes; int handle_type; unsigned char f_handle[]; }; */
     internal const int FileHandleHeaderSize = 8;
     internal const int FileHandleBufferSize = FileHandleHeaderSize + MAX_HANDLE_SZ;
+    internal const int AT_SYMLINK_FOLLOW = 0x400;
+    internal const int AT_HANDLE_FID = 0x200;   // 6.5: a handle to compare (as fanotify reports it), not to open
 
     internal const uint STATX_INO = 0x100;
     internal const uint STATX_MNT_ID = 0x1000;

@@ -53,6 +53,9 @@ public sealed class FanotifyWatch : Job2
 
     public FanotifyScope Scope => _watcher.Scope;
 
+    /// <summary>Started without CAP_SYS_ADMIN: inode marks only, and no process named for others' events.</summary>
+    internal bool Unprivileged => _watcher.Unprivileged;
+
     public FanotifyEventType Event { get; }
 
     /// <summary>Running, then Stopped (by Stop-FanotifyWatch, Stop-Job or Remove-Job) or Failed (see FailureReason).</summary>

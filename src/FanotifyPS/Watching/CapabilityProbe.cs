@@ -25,16 +25,25 @@ internal static class CapabilityProbe
     {
         string probed = directory ?? Path.TrimEndingDirectorySeparator(Path.GetTempPath());
         var result = new FanotifyCapability { KernelRelease = FanotifyCalls.KernelRelease(), Path = probed };
+        bool privileged = true;
         int fd = Fanotify.fanotify_init(Fanotify.FAN_CLOEXEC | Fanotify.FAN_CLASS_NOTIF, Libc.O_RDONLY | Libc.O_CLOEXEC);
+        if (fd < 0 && Marshal.GetLastPInvokeError() == Errno.EPERM)
+        {
+            // Without CAP_SYS_ADMIN only a file-handle group may be had (5.13+): probe what this user may do.
+            privileged = false;
+            fd = Fanotify.fanotify_init(Fanotify.FAN_CLOEXEC | Fanotify.FAN_CLASS_NOTIF | Fanotify.FAN_REPORT_FID, Libc.O_RDONLY | Libc.O_CLOEXEC);
+            if (fd < 0 && Marshal.GetLastPInvokeError() == Errno.EPERM)
+            {
+                throw new WatchException(
+                    $"{FanotifyCalls.KernelRelease()} lets only root or a process with the CAP_SYS_ADMIN capability use fanotify (unprivileged watches need Linux 5.13). " +
+                    "Run pwsh as root (sudo pwsh) or grant it CAP_SYS_ADMIN.",
+                    ErrorIds.FanotifyNeedsCapSysAdmin, ErrorCategory.PermissionDenied);
+            }
+        }
+
         if (fd < 0)
         {
             int errno = Marshal.GetLastPInvokeError();
-            if (errno == Errno.EPERM)
-            {
-                throw new WatchException(
-                    "fanotify needs root or the CAP_SYS_ADMIN capability to be probed. Run pwsh as root (sudo pwsh) or grant it CAP_SYS_ADMIN.",
-                    ErrorIds.FanotifyNeedsCapSysAdmin, ErrorCategory.PermissionDenied);
-            }
 
             if (errno is Errno.EMFILE or Errno.ENFILE or Errno.ENOMEM)
             {
@@ -46,43 +55,29 @@ internal static class CapabilityProbe
 
         _ = Libc.close(fd);
         result.Fanotify = true;
+        result.Privileged = privileged;
+        result.ReportsProcesses = privileged;
         DirectoryInfo? probe = CreateProbeDirectory(directory, probed, writeVerbose);
         try
         {
             string dir = probe?.FullName ?? probed;
             // A plain notification inode mark works on every filesystem: if it fails, the path or a limit is at
             // fault, and every feature would read False for a reason that is not the feature's.
-            int refused = MarkErrno(Fanotify.FAN_CLASS_NOTIF, 0, FAN_OPEN, dir);
+            int refused = MarkErrno(privileged ? Fanotify.FAN_CLASS_NOTIF : Fanotify.FAN_CLASS_NOTIF | Fanotify.FAN_REPORT_FID, 0, FAN_OPEN, dir);
             if (refused != 0)
             {
                 throw ProbeError(refused, probed);
             }
 
-            const uint notif = Fanotify.FAN_CLASS_NOTIF;
-            const uint fid = notif | Fanotify.FAN_REPORT_FID;
-            const uint dfidName = fid | Fanotify.FAN_REPORT_DFID_NAME;
+            if (privileged)
+            {
+                ProbePrivileged(result, dir);
+            }
+            else
+            {
+                ProbeUnprivileged(result, dir);
+            }
 
-            // Permission marks: inode marks without FAN_ONDIR (see the class comment); never add FAN_ONDIR here.
-            result.PermissionEvents = Mark(Fanotify.FAN_CLASS_CONTENT, 0, Fanotify.FAN_OPEN_PERM, dir);
-            result.OpenExecEvents = Mark(notif, 0, Fanotify.FAN_OPEN_EXEC, dir);
-            result.OpenExecPermission = Mark(Fanotify.FAN_CLASS_CONTENT, 0, Fanotify.FAN_OPEN_EXEC_PERM, dir);
-            result.FilesystemMark = Mark(notif, Fanotify.FAN_MARK_FILESYSTEM, FAN_OPEN, dir);
-            result.MountMark = Mark(notif, Fanotify.FAN_MARK_MOUNT, FAN_OPEN, dir);
-            result.UnlimitedQueue = Init(Fanotify.FAN_CLASS_CONTENT | Fanotify.FAN_UNLIMITED_QUEUE);
-            result.FileHandleReporting = Mark(fid, 0, Fanotify.FAN_CREATE, dir);
-            result.DirectoryEntryNames = Mark(dfidName, 0, Fanotify.FAN_CREATE | Fanotify.FAN_ONDIR, dir);
-            result.TargetFileHandle = Init(dfidName | Fanotify.FAN_REPORT_TARGET_FID);
-            result.RenameEvents = Mark(dfidName, 0, Fanotify.FAN_RENAME, dir);
-            result.FsErrorEvents = Mark(fid, Fanotify.FAN_MARK_FILESYSTEM, Fanotify.FAN_FS_ERROR, dir);
-            result.PidFd = Init(notif | Fanotify.FAN_REPORT_PIDFD);
-            result.ThreadId = Init(notif | Fanotify.FAN_REPORT_TID);
-            result.IgnoreMarks = Mark(notif, Fanotify.FAN_MARK_IGNORE | Fanotify.FAN_MARK_IGNORED_SURV_MODIFY, FAN_OPEN | Fanotify.FAN_ONDIR, dir);
-            result.PreContentClass = Init(Fanotify.FAN_CLASS_PRE_CONTENT);
-            result.DenyErrno = result.PreContentClass && AcceptsDenyErrno();
-            ProcessEventsListener? listener = ProcessEventsListener.Acquire();
-            result.ProcessEvents = listener is not null;
-            result.ProcessEventsReason = listener is null ? ProcessEventsListener.UnavailableReason ?? string.Empty : string.Empty;
-            ProcessEventsListener.Release(listener);
             result.MaxQueuedEvents = ReadLimit("max_queued_events");
             result.MaxUserGroups = ReadLimit("max_user_groups");
             result.MaxUserMarks = ReadLimit("max_user_marks");
@@ -96,6 +91,90 @@ internal static class CapabilityProbe
         }
 
         return result;
+    }
+
+    private static void ProbePrivileged(FanotifyCapability result, string dir)
+    {
+        const uint notif = Fanotify.FAN_CLASS_NOTIF;
+        const uint fid = notif | Fanotify.FAN_REPORT_FID;
+        const uint dfidName = fid | Fanotify.FAN_REPORT_DFID_NAME;
+
+        // Permission marks: inode marks without FAN_ONDIR (see the class comment); never add FAN_ONDIR here.
+        result.PermissionEvents = Mark(Fanotify.FAN_CLASS_CONTENT, 0, Fanotify.FAN_OPEN_PERM, dir);
+        result.OpenExecEvents = Mark(notif, 0, Fanotify.FAN_OPEN_EXEC, dir);
+        result.OpenExecPermission = Mark(Fanotify.FAN_CLASS_CONTENT, 0, Fanotify.FAN_OPEN_EXEC_PERM, dir);
+        result.FilesystemMark = Mark(notif, Fanotify.FAN_MARK_FILESYSTEM, FAN_OPEN, dir);
+        result.MountMark = Mark(notif, Fanotify.FAN_MARK_MOUNT, FAN_OPEN, dir);
+        result.UnlimitedQueue = Init(Fanotify.FAN_CLASS_CONTENT | Fanotify.FAN_UNLIMITED_QUEUE);
+        result.FileHandleReporting = Mark(fid, 0, Fanotify.FAN_CREATE, dir);
+        result.DirectoryEntryNames = Mark(dfidName, 0, Fanotify.FAN_CREATE | Fanotify.FAN_ONDIR, dir);
+        result.TargetFileHandle = Init(dfidName | Fanotify.FAN_REPORT_TARGET_FID);
+        result.RenameEvents = Mark(dfidName, 0, Fanotify.FAN_RENAME, dir);
+        result.FsErrorEvents = Mark(fid, Fanotify.FAN_MARK_FILESYSTEM, Fanotify.FAN_FS_ERROR, dir);
+        result.PidFd = Init(notif | Fanotify.FAN_REPORT_PIDFD);
+        result.ThreadId = Init(notif | Fanotify.FAN_REPORT_TID);
+        result.IgnoreMarks = Mark(notif, Fanotify.FAN_MARK_IGNORE | Fanotify.FAN_MARK_IGNORED_SURV_MODIFY, FAN_OPEN | Fanotify.FAN_ONDIR, dir);
+        result.PreContentClass = Init(Fanotify.FAN_CLASS_PRE_CONTENT);
+        result.DenyErrno = result.PreContentClass == true && AcceptsDenyErrno();
+        ProcessEventsListener? listener = ProcessEventsListener.Acquire();
+        result.ProcessEvents = listener is not null;
+        result.ProcessEventsReason = listener is null ? ProcessEventsListener.UnavailableReason ?? string.Empty : string.Empty;
+        ProcessEventsListener.Release(listener);
+
+        // Each event on the group a watch would give it: the fd group, or the file-handle group.
+        FanotifyEventType events = FanotifyEventType.None;
+        foreach (FanotifyEventType e in EachEvent(FanotifyEventType.All & ~FanotifyEventType.FsError))
+        {
+            bool handles = (e & FanotifyWatch.FileHandleEvents) != 0;
+            events |= Mark(handles ? dfidName : notif, 0, (ulong)e | (handles ? Fanotify.FAN_ONDIR : 0), dir) ? e : FanotifyEventType.None;
+        }
+
+        events |= result.FsErrorEvents == true ? FanotifyEventType.FsError : FanotifyEventType.None;
+        events |= result.PermissionEvents == true && Mark(Fanotify.FAN_CLASS_CONTENT, 0, Fanotify.FAN_ACCESS_PERM, dir) ? FanotifyEventType.AccessPerm : FanotifyEventType.None;
+        events |= result.PermissionEvents == true ? FanotifyEventType.OpenPerm : FanotifyEventType.None;
+        events |= result.OpenExecPermission == true ? FanotifyEventType.OpenExecPerm : FanotifyEventType.None;
+        result.AvailableEvents = events;
+        result.AvailableScopes = result.MountMark == true
+            ? [FanotifyScope.Filesystem, FanotifyScope.Mount, FanotifyScope.Tree, FanotifyScope.Directory, FanotifyScope.File]
+            : [FanotifyScope.Directory, FanotifyScope.File];
+    }
+
+    /// <summary>
+    /// Without CAP_SYS_ADMIN: what the kernel gives an unprivileged user, tried on file-handle groups and inode marks;
+    /// what only root may have is left null (not probed).
+    /// </summary>
+    private static void ProbeUnprivileged(FanotifyCapability result, string dir)
+    {
+        const uint fid = Fanotify.FAN_CLASS_NOTIF | Fanotify.FAN_REPORT_FID;
+        const uint dfidName = fid | Fanotify.FAN_REPORT_DFID_NAME;
+        result.FileHandleReporting = Mark(fid, 0, Fanotify.FAN_CREATE, dir);
+        result.DirectoryEntryNames = Mark(dfidName, 0, Fanotify.FAN_CREATE | Fanotify.FAN_ONDIR, dir);
+        result.TargetFileHandle = Init(dfidName | Fanotify.FAN_REPORT_TARGET_FID);
+        result.RenameEvents = Mark(dfidName, 0, Fanotify.FAN_RENAME, dir);
+        result.OpenExecEvents = Mark(dfidName, 0, Fanotify.FAN_OPEN_EXEC, dir);
+        result.IgnoreMarks = Mark(dfidName, Fanotify.FAN_MARK_IGNORE | Fanotify.FAN_MARK_IGNORED_SURV_MODIFY, FAN_OPEN | Fanotify.FAN_ONDIR, dir);
+        result.ProcessEventsReason = "not used without root: the kernel names no other process to an unprivileged watcher";
+
+        // A watch holds every event in one file-handle group (marked with FAN_ONDIR): try each there.
+        FanotifyEventType events = FanotifyEventType.None;
+        foreach (FanotifyEventType e in EachEvent(UnprivilegedWatch.Events))
+        {
+            events |= Mark(dfidName, 0, (ulong)e | Fanotify.FAN_ONDIR | Fanotify.FAN_EVENT_ON_CHILD, dir) ? e : FanotifyEventType.None;
+        }
+
+        result.AvailableEvents = events;
+        result.AvailableScopes = result.DirectoryEntryNames ? [FanotifyScope.Directory, FanotifyScope.File] : [];
+    }
+
+    private static System.Collections.Generic.IEnumerable<FanotifyEventType> EachEvent(FanotifyEventType events)
+    {
+        for (uint bit = 1; bit != 0; bit <<= 1)
+        {
+            if (((uint)events & bit) != 0)
+            {
+                yield return (FanotifyEventType)bit;
+            }
+        }
     }
 
     /// <summary>

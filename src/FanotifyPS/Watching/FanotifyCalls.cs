@@ -15,10 +15,11 @@ internal static class FanotifyCalls
     /// A permission group (FAN_CLASS_CONTENT, or FAN_CLASS_PRE_CONTENT for deny-with-errno) gets
     /// FAN_UNLIMITED_QUEUE: a full queue would otherwise drop permission events and let them through. A
     /// notification group keeps the kernel's bounded queue, whose overflow is reported as an Overflow event,
-    /// and gets FAN_REPORT_PIDFD (5.15+) for race-free process attribution.
+    /// and gets FAN_REPORT_PIDFD (5.15+) for race-free process attribution, except an unprivileged one (the kernel
+    /// refuses it with EPERM, and names no other process anyway).
     /// </summary>
     public static FileDescriptorHandle Open(GroupKind kind, bool permissionEvents, bool denyErrno, bool threadIds,
-        out uint flagsUsed)
+        out uint flagsUsed, bool privileged = true)
     {
         uint flags = Fanotify.FAN_CLOEXEC | Fanotify.FAN_NONBLOCK;
         uint optional = 0;
@@ -36,7 +37,7 @@ internal static class FanotifyCalls
         {
             flags |= Fanotify.FAN_REPORT_TID;
         }
-        else if (!permissionEvents)
+        else if (!permissionEvents && privileged)
         {
             // Permission events need no pidfd (the process is held while we look), and each costs an fd.
             optional |= Fanotify.FAN_REPORT_PIDFD;
@@ -70,7 +71,8 @@ internal static class FanotifyCalls
         throw errno switch
         {
             Errno.EPERM => new WatchException(
-                "fanotify needs root or the CAP_SYS_ADMIN capability. Run pwsh as root (sudo pwsh) or grant it CAP_SYS_ADMIN.",
+                "This watch needs root or the CAP_SYS_ADMIN capability. Run pwsh as root (sudo pwsh) or grant it CAP_SYS_ADMIN. " +
+                UnprivilegedWatch.WhatIsAllowed,
                 ErrorIds.FanotifyNeedsCapSysAdmin, ErrorCategory.PermissionDenied),
             Errno.ENOSYS => new WatchException(
                 "This kernel has no fanotify support (CONFIG_FANOTIFY is off).",
@@ -152,8 +154,11 @@ internal static class FanotifyCalls
                 ErrorIds.InvalidScope, ErrorCategory.InvalidArgument, path),
             Errno.ENOENT => new WatchException(
                 $"Cannot watch '{path}' because it does not exist.", ErrorIds.PathNotFound, ErrorCategory.ObjectNotFound, path),
-            Errno.EPERM or Errno.EACCES => new WatchException(
-                $"Cannot watch '{path}': fanotify {scope} marks need root or the CAP_SYS_ADMIN capability.",
+            Errno.EACCES => new WatchException(
+                $"Cannot watch '{path}': this user cannot read it, and fanotify marks only what the watcher may read (root may mark anything).",
+                ErrorIds.FanotifyNeedsCapSysAdmin, ErrorCategory.PermissionDenied, path),
+            Errno.EPERM => new WatchException(
+                $"Cannot watch '{path}': fanotify {scope} marks need root or the CAP_SYS_ADMIN capability. {UnprivilegedWatch.WhatIsAllowed}",
                 ErrorIds.FanotifyNeedsCapSysAdmin, ErrorCategory.PermissionDenied, path),
             Errno.ENOSPC => new WatchException(
                 $"Cannot watch '{path}': the per-user limit of fanotify marks ({MaxUserMarks} = {ReadSysctl(MaxUserMarks)}) is reached. " +

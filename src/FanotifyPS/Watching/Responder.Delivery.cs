@@ -46,7 +46,7 @@ internal sealed unsafe partial class Responder
         // An exec: who the process is from here on in this queue; the close of a program file: maybe its exit. Each is
         // reported only where the user's own marks ask for it.
         ulong mask = record.Mask;
-        if ((mask & (Fanotify.FAN_OPEN_EXEC | Fanotify.FAN_CLOSE_NOWRITE)) != 0)
+        if (!_settings.Unprivileged && (mask & (Fanotify.FAN_OPEN_EXEC | Fanotify.FAN_CLOSE_NOWRITE)) != 0)
         {
             string program;
             if (record.Fd >= 0)
@@ -101,6 +101,18 @@ internal sealed unsafe partial class Responder
             path = ResolveHandles(batch, record, info, out directoryPath, out name, out oldPath, out newPath, out isDeleted);
         }
 
+        if (_settings.Unprivileged && (mask & Fanotify.FAN_ONDIR) != 0)
+        {
+            // One group holds every event, marked with FAN_ONDIR for the entry events: a directory's own opens,
+            // reads and closes are not reported, as a privileged watch's fd group (marked without it) does not.
+            mask &= ~(ulong)FanotifyWatch.FileDescriptorEvents;
+            if ((mask & _settings.RequestedEvents) == 0)
+            {
+                _filteredCount++;
+                return;
+            }
+        }
+
         // The process: known if the verdict needed it; else read now (checked against the pidfd, if any).
         ProcessInfo process;
         bool isGone;
@@ -112,6 +124,13 @@ internal sealed unsafe partial class Responder
         else if ((mask & Fanotify.FAN_ALL_PERM_EVENTS) != 0)
         {
             process = _processes.ResolvePermission(record.Pid, held: false, out isGone);
+        }
+        else if (record.Pid == 0)
+        {
+            // The kernel names no process: an unprivileged group's event of another process, or one of a process
+            // outside this pid namespace. /proc/0 is nobody's.
+            process = ProcessInfo.Unknown;
+            isGone = false;
         }
         else
         {
@@ -196,6 +215,20 @@ internal sealed unsafe partial class Responder
         directoryPath = name = oldPath = newPath = string.Empty;
         isDeleted = (record.Mask & Fanotify.FAN_DELETE_SELF) != 0;
 
+        if (!handles.CanOpenHandles && info.FidOffset >= 0 && (record.Mask & (Fanotify.FAN_DELETE_SELF | Fanotify.FAN_MOVE_SELF)) != 0 &&
+            handles.MarkedPath(batch, info.FidOffset, verified: false) is { } watched)
+        {
+            // A watched inode itself was deleted (at the path it was watched at, or unseen since), or moved: to
+            // where, an inode mark is not told.
+            if ((record.Mask & Fanotify.FAN_DELETE_SELF) != 0)
+            {
+                return watched;
+            }
+
+            oldPath = watched;
+            return HandleResolver.Unresolved;
+        }
+
         if (info.OldDfidNameOffset >= 0)
         {
             oldPath = Join(handles.Resolve(batch, info.OldDfidNameOffset), FanotifyInfoReader.Name(batch, info.OldDfidNameOffset), out _, out _);
@@ -209,6 +242,16 @@ internal sealed unsafe partial class Responder
             if (info.NewDfidNameOffset >= 0)
             {
                 newPath = path;
+            }
+
+            if (!handles.CanOpenHandles && info.FidOffset >= 0 && path.StartsWith(HandleResolver.Unresolved, StringComparison.Ordinal) &&
+                handles.MarkedPath(batch, info.FidOffset) is { } file)
+            {
+                // -Scope File without root: the file's directory is not marked, the file is.
+                path = file;
+                bool sameName = name.Length != 0 && file.AsSpan(file.LastIndexOf('/') + 1).SequenceEqual(name.AsSpan());
+                directoryPath = sameName ? file.Substring(0, Math.Max(1, file.LastIndexOf('/'))) : string.Empty;
+                name = sameName ? name : string.Empty;
             }
 
             if (info.FidOffset >= 0 && (record.Mask & Fanotify.FAN_DELETE) == 0)

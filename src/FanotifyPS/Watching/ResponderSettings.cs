@@ -22,6 +22,9 @@ internal sealed class ResponderSettings
     /// <summary>The events the user asked this group for; any other bit (the exec marks' FAN_OPEN_EXEC) is not reported.</summary>
     public ulong RequestedEvents { get; init; }
 
+    /// <summary>An unprivileged group: pid 0 for others' events, no exec marks, paths from the marked inodes only.</summary>
+    public bool Unprivileged { get; init; }
+
     /// <summary>Who each process is: fed by the exec events of this group's queue. Owned by the responder.</summary>
     public required ProcessTable Processes { get; init; }
 

@@ -16,8 +16,11 @@ internal sealed partial class Watcher
 
     private void Open(WatchSpec spec, Action<string> writeWarning)
     {
-        FanotifyEventType fdEvents = spec.Events & FanotifyWatch.FileDescriptorEvents;
-        FanotifyEventType handleEvents = spec.Events & FanotifyWatch.FileHandleEvents;
+        // Unprivileged: one file-handle group takes every event (an fd group needs CAP_SYS_ADMIN), and nothing of the
+        // attribution, which needs root and would name nobody (the kernel reports pid 0 for others' events).
+        bool unprivileged = Unprivileged;
+        FanotifyEventType fdEvents = unprivileged ? FanotifyEventType.None : spec.Events & FanotifyWatch.FileDescriptorEvents;
+        FanotifyEventType handleEvents = unprivileged ? spec.Events : spec.Events & FanotifyWatch.FileHandleEvents;
         bool permission = (spec.Events & FanotifyRule.PermissionEvents) != 0;
 
         int stopFd = Libc.eventfd(0, Libc.EFD_CLOEXEC | Libc.EFD_NONBLOCK);
@@ -32,14 +35,14 @@ internal sealed partial class Watcher
         (ulong FsId, int Fd, string Path)[] mounts = OpenMountFds(spec.Paths);
 
         // Attribution: the programs' filesystems (their descriptors before any mark), then the processes running now.
-        _programs = ProgramFileSystems.Find();
+        _programs = unprivileged ? null : ProgramFileSystems.Find();
         if (handleEvents != FanotifyEventType.None)
         {
-            _programs.OpenDescriptors();
+            _programs?.OpenDescriptors();
         }
 
-        ProcessEventsListener? listener = ProcessEventsListener.Acquire();
-        if (listener is null)
+        ProcessEventsListener? listener = unprivileged ? null : ProcessEventsListener.Acquire();
+        if (listener is null && !unprivileged)
         {
             ProcessEventsListener.WarnOnce(writeWarning);
         }
@@ -49,8 +52,8 @@ internal sealed partial class Watcher
         _historyLossesAtStart = history?.LostCount ?? 0;
         Action? drainHistory = listener is null ? null : () => _ = listener.Drain();
         long startSequence = history?.Sequence ?? 0;
-        Dictionary<int, ProcessInfo> running = ProcessTable.ScanRunning();
-        _programs.FindProgramDirectories(running.Values.Select(p => p.Exe));
+        Dictionary<int, ProcessInfo> running = unprivileged ? [] : ProcessTable.ScanRunning();
+        _programs?.FindProgramDirectories(running.Values.Select(p => p.Exe));
         AttributionScope? attributionScope = (spec.Events & (FanotifyEventType.OpenExec | FanotifyEventType.CloseNoWrite)) != 0 ? new AttributionScope(spec.Scope, spec.Paths) : null;
         ProcessTable NewTable() => new(history, drainHistory, startSequence, running);
         var groups = new List<(FileDescriptorHandle Group, FanotifyEventType Events, GroupKind Kind)>();
@@ -74,9 +77,10 @@ internal sealed partial class Watcher
 
         if (handleEvents != FanotifyEventType.None)
         {
-            FileDescriptorHandle group = FanotifyCalls.Open(GroupKind.FileHandle, false, false, spec.ThreadIds, out uint flags);
+            FileDescriptorHandle group = FanotifyCalls.Open(GroupKind.FileHandle, false, false, spec.ThreadIds, out uint flags, privileged: !unprivileged);
             groups.Add((group, handleEvents, GroupKind.FileHandle));
-            StartResponder(group, GroupKind.FileHandle, spec, new HandleResolver(mounts, _programs.Descriptors), false, flags, null, NewTable(), null, history, handleEvents);
+            HandleResolver handles = unprivileged ? new HandleResolver(mounts, marked: spec.Paths) : new HandleResolver(mounts, _programs!.Descriptors);
+            StartResponder(group, GroupKind.FileHandle, spec, handles, false, flags, null, NewTable(), null, history, handleEvents);
         }
 
         bool execEvents = true;
@@ -89,9 +93,9 @@ internal sealed partial class Watcher
             }
 
             // Exits in the queue tell apart the lives of a reused pid, which only the exec events name.
-            bool marked = MarkPrograms(group, writeWarning);
+            bool marked = !unprivileged && MarkPrograms(group, writeWarning);
             execEvents &= marked;
-            programDirectories.Add(group, marked ? _programs.MarkProgramDirectories(group) : []);
+            programDirectories.Add(group, marked ? _programs!.MarkProgramDirectories(group) : []);
 
             // -ExcludePath without wildcards: an ignore mark, so that the kernel does not even queue those
             // events. Not where a rule may deny: an ignored permission event never reaches the policy.
@@ -156,6 +160,7 @@ internal sealed partial class Watcher
             AttributionScope = attributionScope,
             History = history,
             RequestedEvents = (ulong)requested,
+            Unprivileged = Unprivileged,
         });
         _responders.Add(responder);
         Interlocked.Increment(ref _running);

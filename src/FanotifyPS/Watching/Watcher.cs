@@ -84,6 +84,12 @@ internal sealed partial class Watcher : IDisposable
 
     public int Capacity => _queue.Capacity;
 
+    /// <summary>
+    /// Started without CAP_SYS_ADMIN: inode marks of one file-handle group, no process of others' events named, the
+    /// kernel's bounded queue, paths only through the marked inodes (see <see cref="UnprivilegedWatch"/>).
+    /// </summary>
+    public bool Unprivileged { get; private set; }
+
     /// <summary>The scope marked: Filesystem becomes Mount where the kernel has no filesystem marks.</summary>
     public FanotifyScope Scope { get; private set; }
 
@@ -154,6 +160,13 @@ internal sealed partial class Watcher : IDisposable
     /// </summary>
     public void Start(WatchSpec spec, Action<string> writeWarning)
     {
+        // Before anything is opened: what an unprivileged user cannot have is refused as a whole.
+        Unprivileged = UnprivilegedWatch.IsUnprivileged();
+        if (Unprivileged)
+        {
+            UnprivilegedWatch.Check(spec);
+        }
+
         try
         {
             // Before the first mark: from then on a stopped process would hold every opener.
