@@ -211,6 +211,7 @@ foreach (`$call in { Start-FanotifyWatch -Path `$dir -Event Create },
     { Start-FanotifyWatch -Path `$dir -Scope Directory -Event OpenPerm },
     { Start-FanotifyWatch -Path `$dir -Scope Directory -Event Create -ThreadId },
     { Start-FanotifyWatch -Path `$dir -Scope Directory -Event Create -Exe /usr/bin/sh },
+    { Start-FanotifyWatch -Path `$dir -Scope Directory -Event Create -User root },
     { Get-FanotifyEvent -Path `$dir -Event OpenPerm -Scope Directory -Timeout 1 }) {
     `$f = Get-ErrorFacts `$call
     `$f | Add-Member Fds @(Get-ChildItem /proc/self/fd | Where-Object { "`$(`$_.LinkTarget)" -eq 'anon_inode:[fanotify]' }).Count
@@ -218,7 +219,7 @@ foreach (`$call in { Start-FanotifyWatch -Path `$dir -Event Create },
     `$f | ConvertTo-Json -Compress
 }
 "@
-        $facts | Should -HaveCount 7
+        $facts | Should -HaveCount 8
         foreach ($f in $facts) {
             $f.Id | Should -BeLike 'FanotifyNeedsCapSysAdmin,FanotifyPS.Commands.*'
             $f.Category | Should -Be 'PermissionDenied'
@@ -231,6 +232,7 @@ foreach (`$call in { Start-FanotifyWatch -Path `$dir -Event Create },
         $facts[3].Message | Should -BeLike '*permission events (OpenPerm)*'
         $facts[4].Message | Should -BeLike '*-ThreadId*'
         $facts[5].Message | Should -BeLike '*-Exe*could never match*'
+        $facts[6].Message | Should -BeLike '*-User*could never match*'
     }
 
     It 'Get-FanotifyCapability reports what this user may do, and leaves what it cannot probe null' {

@@ -79,6 +79,7 @@ internal static class UnprivilegedWatch
         AddIf(processFilters, filter.ExcludeExe.Count != 0, "-ExcludeExe");
         AddIf(processFilters, filter.LoginUserId.Length != 0, "-LoginUser");
         AddIf(processFilters, filter.ContainerId.Count != 0, "-ContainerId");
+        AddIf(processFilters, filter.UserId.Length != 0, "-User");
         if (processFilters.Count != 0)
         {
             refused.Add($"{string.Join(", ", processFilters)} (the kernel names no process to an unprivileged watcher, so the filter could never match)");
