@@ -66,6 +66,22 @@ Describe 'Help of <_>' -ForEach $commands {
         }
     }
 
+    It 'gives the real default of each parameter that has one' {
+        $markdown = Read-HelpMarkdown $file
+        $fresh = [Activator]::CreateInstance($command.ImplementingType)
+        foreach ($parameter in $command.Parameters.Values | Where-Object { $_.Name -notin $common }) {
+            $property = $command.ImplementingType.GetProperty($parameter.Name)
+            if (-not $property) { continue }   # -WhatIf, -Confirm
+            $value = $property.GetValue($fresh)
+            if ($null -eq $value -or $value -is [System.Management.Automation.SwitchParameter] -or
+                ($value -is [array] -and $value.Count -eq 0) -or ($value -is [ValueType] -and $value -eq 0)) { continue }
+            # An automatic choice is a sentinel (-1), documented by what it means.
+            $expected = if ($value -is [int] -and $value -eq -1) { 'Automatic' } else { $value -join ', ' }
+            @($markdown[$parameter.Name] | Where-Object { $_['Default value'] -like "$expected*" }) |
+                Should -Not -BeNullOrEmpty -Because "-$($parameter.Name) defaults to $expected"
+        }
+    }
+
     It 'documents exactly the parameters the cmdlet has, with the same metadata' {
         $markdown = Read-HelpMarkdown $file
         $actual = $command.Parameters.Values | Where-Object { $_.Name -notin $common }
