@@ -234,7 +234,7 @@ public sealed class FanotifyWatch : Job2
         }
 
         var error = new InvalidOperationException(
-            $"A subscriber of the EventArrived event of watch {Id} failed: {failure.Message} The watch goes on; later failures are not reported.", failure);
+            $"A subscriber of the EventArrived event of watch {Id} failed (the watch goes on; later failures are not reported): {failure.Message}", failure);
         Error.Add(new ErrorRecord(error, ErrorIds.EventHandlerFailed, ErrorCategory.InvalidOperation, this));
     }
 

@@ -157,6 +157,11 @@ internal sealed class JobOutput
     public List<FanotifyEvent> TakeArrivals()
     {
         _raising.Clear();
+        if (Volatile.Read(ref _arrived) is null)
+        {
+            return _raising;   // no subscriber: not even the lock
+        }
+
         lock (_outputLock)
         {
             if (_arrived is { Count: > 0 })
