@@ -157,6 +157,30 @@ Describe 'EventArrived' -Tag 'RequireRoot' {
         Remove-FanotifyWatch $watch
     }
 
+    It 'reports a script block added with add_EventArrived, which has no runspace on the pump, and goes on' {
+        $watch = Start-FanotifyWatch -Path $mount -Event CloseWrite
+        $watch.add_EventArrived({ param($Sender, $EventArgs) $EventArgs.Event.Path })
+        try {
+            $writer = Invoke-Writer $mount 2
+            $expected = 1..2 | ForEach-Object { "$mount/writer-$writer-$_" }
+            $events = [Collections.Generic.List[object]]::new()
+            $failed = [Collections.Generic.List[object]]::new()
+            $null = Wait-Until {
+                foreach ($e in Receive-Job $watch -ErrorVariable got -ErrorAction SilentlyContinue) { $events.Add($e) }
+                foreach ($x in $got) { $failed.Add($x) }
+                @($events | Where-Object Path -in $expected).Count -ge 2
+            } -TimeoutSeconds 15
+            @($events | Where-Object Path -in $expected) | Should -HaveCount 2
+            $watch.State | Should -Be 'Running'
+            Stop-FanotifyWatch $watch
+            $null = Receive-Job $watch -ErrorVariable got -ErrorAction SilentlyContinue
+            foreach ($x in $got) { $failed.Add($x) }
+            @($failed) | Should -HaveCount 1
+            "$($failed[0])" | Should -BeLike '*EventArrived*no Runspace*'
+        }
+        finally { Remove-FanotifyWatch $watch }
+    }
+
     It 'Register-ObjectEvent with an -Action that throws leaves the watch running' {
         $watch = Start-FanotifyWatch -Path $mount -Event CloseWrite
         $source = "fanotifyps-throws-$([guid]::NewGuid())"
