@@ -22,4 +22,5 @@ internal static class ErrorIds
     internal const string InvalidScope = nameof(InvalidScope);
     internal const string FeatureNotSupported = nameof(FeatureNotSupported);
     internal const string ProbeFailed = nameof(ProbeFailed);
+    internal const string EventHandlerFailed = nameof(EventHandlerFailed);
 }

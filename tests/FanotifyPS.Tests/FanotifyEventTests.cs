@@ -59,6 +59,26 @@ public class FanotifyEventTests
         Assert.Equal(utc, e.TimeStamp.ToUniversalTime());
     }
 
+    [Fact]
+    public void Properties_without_a_value_are_null_and_UserName_empty()
+    {
+        FanotifyEvent e = Event(FanotifyEventType.Open);
+        Assert.Null(e.ThreadId);
+        Assert.Null(e.UserId);
+        Assert.Null(e.FsErrorCode);
+        Assert.Null(e.FsErrorCount);
+        Assert.Equal(string.Empty, e.UserName);
+        Assert.Equal(string.Empty, e.LoginUserName);   // as for LoginUserId null
+    }
+
+    [Fact]
+    public void UserName_is_the_name_of_UserId()
+    {
+        FanotifyEvent e = Event(FanotifyEventType.Open);
+        e.UserId = 0;
+        Assert.Equal("root", e.UserName);
+    }
+
     [Theory]
     [InlineData(0, "0")]
     [InlineData(7, "7")]

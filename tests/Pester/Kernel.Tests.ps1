@@ -80,6 +80,7 @@ Describe 'A loop-mounted ext4 filesystem' -Tag 'RequireRoot' {
             $fsError.FsErrorCode | Should -Be 108   # ESHUTDOWN: the filesystem was aborted
             $fsError.FsErrorCount | Should -BeGreaterOrEqual 1
             $fsError.Path | Should -BeExactly $mount
+            $fsError | Format-List | Out-String -Width 200 | Should -Match 'FsErrorCode +: 108'
         }
         finally { Stop-FanotifyWatch $watch }
     }

@@ -185,3 +185,127 @@ Import-Module '$env:FANOTIFYPS_MODULE'
         }
     }
 }
+
+Describe 'Properties without a value are null, not a placeholder' -Tag 'RequireRoot' {
+    BeforeAll {
+        $mount = New-TestMount
+        Set-Content "$mount/data.txt" 'x'
+        $threadopen = Get-LoadTool threadopen
+        $cat = & readlink -f (Get-Command cat -CommandType Application | Select-Object -First 1).Source
+
+        # With -ThreadId: a thread that is not its process's main thread, so ThreadId differs from ProcessId.
+        $watch = Start-FanotifyWatch -Path $mount -Event OpenPerm -ThreadId
+        try {
+            $run = Invoke-Bounded $threadopen @("$mount/data.txt")
+            $run.ExitCode | Should -Be 0
+            $processId, $threadId = $run.Output.Trim().Split(' ') | ForEach-Object { [int]$_ }
+            $threaded = @((Receive-UntilEvent $watch { $_.ThreadId -eq $threadId }) | Where-Object ThreadId -eq $threadId)[0]
+        }
+        finally { Stop-FanotifyWatch $watch }
+
+        # Without -ThreadId; cat as root: a real uid.
+        $watch = Start-FanotifyWatch -Path $mount -Event OpenPerm
+        try {
+            (Invoke-Bounded $cat @("$mount/data.txt")).ExitCode | Should -Be 0
+            $plain = @((Receive-UntilEvent $watch { $_.Exe -eq $cat }) | Where-Object Exe -eq $cat)[0]
+        }
+        finally { Stop-FanotifyWatch $watch }
+
+        $saved = Join-Path ([IO.Path]::GetTempPath()) "fanotifyps-nulls-$([guid]::NewGuid()).xml"
+        @($threaded, $plain) | Export-Clixml -Path $saved
+    }
+    AfterAll {
+        Remove-Item $saved -ErrorAction Ignore
+        Remove-TestMount $mount
+    }
+
+    It 'has ThreadId with -ThreadId, $null without; UserId of a real process; no FsError values on other events' {
+        $threaded.ThreadId | Should -Be $threadId
+        $threaded.ProcessId | Should -Be $processId
+        $plain.ThreadId | Should -BeNullOrEmpty
+        $null -eq $plain.ThreadId | Should -BeTrue
+        $plain.UserId | Should -Be 0
+        $plain.UserName | Should -BeExactly 'root'
+        foreach ($e in $threaded, $plain) {
+            $null -eq $e.FsErrorCode | Should -BeTrue
+            $null -eq $e.FsErrorCount | Should -BeTrue
+        }
+    }
+
+    It 'ConvertTo-Json writes null where there is no value and the value where there is one' {
+        $json = $plain | ConvertTo-Json -Compress
+        $json | Should -BeLike '*"ThreadId":null*'
+        $json | Should -BeLike '*"FsErrorCode":null*'
+        $json | Should -BeLike '*"FsErrorCount":null*'
+        $json | Should -BeLike '*"UserId":0,*'
+        $threaded | ConvertTo-Json -Compress | Should -BeLike "*`"ThreadId`":$threadId,*"
+    }
+
+    It 'Export-Csv writes an empty field where there is no value' {
+        $csv = Join-Path ([IO.Path]::GetTempPath()) "fanotifyps-nulls-$([guid]::NewGuid()).csv"
+        try {
+            @($threaded, $plain) | Export-Csv -Path $csv
+            $rows = @(Import-Csv $csv)
+        }
+        finally { Remove-Item $csv -ErrorAction Ignore }
+        $rows[0].ThreadId | Should -BeExactly "$threadId"
+        $rows[1].ThreadId | Should -BeExactly ''
+        $rows[1].UserId | Should -BeExactly '0'
+        foreach ($row in $rows) {
+            $row.FsErrorCode | Should -BeExactly ''
+            $row.FsErrorCount | Should -BeExactly ''
+        }
+    }
+
+    It 'Import-Clixml in a fresh pwsh keeps $null and the values' {
+        $facts = Invoke-FreshPwsh @"
+Import-Module '$env:FANOTIFYPS_MODULE'
+`$e = Import-Clixml '$saved'
+[ordered]@{
+    Type          = `$e[0].GetType().FullName
+    ThreadId      = `$e[0].ThreadId
+    PlainThreadId = `$e[1].ThreadId
+    PlainIsNull   = `$null -eq `$e[1].ThreadId
+    UserId        = `$e[1].UserId
+    FsErrorNull   = @(`$e | Where-Object { `$null -eq `$_.FsErrorCode -and `$null -eq `$_.FsErrorCount }).Count
+    ThreadedList  = `$e[0] | Format-List | Out-String -Width 200
+    PlainList     = `$e[1] | Format-List | Out-String -Width 200
+} | ConvertTo-Json
+"@
+        $facts.Type | Should -Be 'FanotifyPS.FanotifyEvent'
+        $facts.ThreadId | Should -Be $threadId
+        $facts.PlainIsNull | Should -BeTrue
+        $facts.UserId | Should -Be 0
+        $facts.FsErrorNull | Should -Be 2
+        # The list view shows ThreadId where there is one.
+        $facts.ThreadedList | Should -Match "ThreadId +: $threadId"
+        $facts.PlainList | Should -Not -BeLike '*ThreadId*'
+        $facts.PlainList | Should -Not -BeLike '*FsError*'
+    }
+
+    It 'loads events saved before these were nullable: ThreadId 0, UserId -1 and FsError 0 become $null' {
+        $xml = Get-Content $saved -Raw
+        foreach ($name in 'ThreadId', 'FsErrorCode', 'FsErrorCount') {
+            $xml = $xml -replace "<Nil N=`"$name`" />", "<I32 N=`"$name`">0</I32>"
+        }
+        $xml = $xml -replace '<I32 N="UserId">0</I32>', '<I32 N="UserId">-1</I32>'
+        $xml = $xml -replace '<S N="UserName">root</S>', '<S N="UserName"></S>'
+        $xml | Should -BeLike '*<I32 N="ThreadId">0</I32>*'
+        $xml | Should -BeLike '*<I32 N="UserId">-1</I32>*'
+        $old = Join-Path ([IO.Path]::GetTempPath()) "fanotifyps-old-$([guid]::NewGuid()).xml"
+        try {
+            Set-Content -Path $old -Value $xml
+            $loaded = @(Import-Clixml $old)
+        }
+        finally { Remove-Item $old -ErrorAction Ignore }
+        $loaded | Should -HaveCount 2
+        $loaded[0].ThreadId | Should -Be $threadId
+        $null -eq $loaded[1].ThreadId | Should -BeTrue
+        foreach ($e in $loaded) {
+            $null -eq $e.UserId | Should -BeTrue
+            $e.UserName | Should -BeExactly ''
+            $null -eq $e.FsErrorCode | Should -BeTrue
+            $null -eq $e.FsErrorCount | Should -BeTrue
+        }
+    }
+}

@@ -17,12 +17,14 @@ public abstract class FanotifyFilterCommandBase : PSCmdlet
     [Parameter]
     [ValidateNotNullOrEmpty]
     [ValidateRange(1, int.MaxValue)]
+    [ArgumentCompleter(typeof(ProcessIdCompleter))]
     public int[]? ProcessId { get; set; }
 
     /// <summary>Leave out the events of these processes.</summary>
     [Parameter]
     [ValidateNotNullOrEmpty]
     [ValidateRange(1, int.MaxValue)]
+    [ArgumentCompleter(typeof(ProcessIdCompleter))]
     public int[]? ExcludeProcessId { get; set; }
 
     /// <summary>Report only the events of programs whose path matches any of these wildcards.</summary>
@@ -40,11 +42,13 @@ public abstract class FanotifyFilterCommandBase : PSCmdlet
     /// <summary>Report only the events of processes whose audit login uid (/proc/PID/loginuid) is one of these users (names or ids).</summary>
     [Parameter]
     [ValidateNotNullOrEmpty]
+    [ArgumentCompleter(typeof(UserNameCompleter))]
     public string[]? LoginUser { get; set; }
 
     /// <summary>Report only the events of processes running as these users (names or uids): the event's UserId.</summary>
     [Parameter]
     [ValidateNotNullOrEmpty]
+    [ArgumentCompleter(typeof(UserNameCompleter))]
     public string[]? User { get; set; }
 
     /// <summary>Report only the events of processes in containers whose 64-hex id matches any of these wildcards.</summary>

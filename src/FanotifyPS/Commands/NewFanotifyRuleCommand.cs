@@ -31,11 +31,13 @@ public sealed class NewFanotifyRuleCommand : PSCmdlet
 
     [Parameter]
     [ValidateNotNullOrEmpty]
+    [ArgumentCompleter(typeof(UserNameCompleter))]
     public string[]? User { get; set; }
 
     /// <summary>Users (names or ids) matched against the process's audit login uid: who logged in, through sudo and su.</summary>
     [Parameter]
     [ValidateNotNullOrEmpty]
+    [ArgumentCompleter(typeof(UserNameCompleter))]
     public string[]? LoginUser { get; set; }
 
     /// <summary>Files matched by device and inode, resolved now: every name of them (hard links, renames) is covered.</summary>

@@ -44,6 +44,7 @@ public sealed class StartFanotifyWatchCommand : WatchStartCommandBase
     /// <summary>Deny permission events of processes running as these users (names or uids).</summary>
     [Parameter]
     [ValidateNotNullOrEmpty]
+    [ArgumentCompleter(typeof(UserNameCompleter))]
     public string[]? DenyUser { get; set; }
 
     /// <summary>Deny permission events on these files, matched by device and inode: hard links and renames are covered.</summary>

@@ -61,8 +61,8 @@ public sealed class FanotifyEvent
 
     public int ProcessId { get; }
 
-    /// <summary>The thread that caused the event, when the watch reports threads (-ThreadId); else 0.</summary>
-    public int ThreadId { get; internal set; }
+    /// <summary>The thread that caused the event, when the watch reports threads (-ThreadId); else null.</summary>
+    public int? ThreadId { get; internal set; }
 
     /// <summary>The program of the process; empty when it could not be resolved.</summary>
     public string Exe { get; }
@@ -75,13 +75,13 @@ public sealed class FanotifyEvent
 
     public int ParentProcessId { get; internal set; }
 
-    /// <summary>The effective user id of the process; -1 when unknown.</summary>
-    public int UserId { get; internal set; } = -1;
+    /// <summary>The effective user id of the process; null when unknown.</summary>
+    public int? UserId { get; internal set; }
 
-    /// <summary>The name of UserId, looked up when first read (never on the watcher thread).</summary>
+    /// <summary>The name of UserId, looked up when first read (never on the watcher thread); empty when UserId is null.</summary>
     public string UserName
     {
-        get => _userName ??= UserNames.Lookup(UserId);
+        get => _userName ??= UserId is int id ? UserNames.Lookup(id) : string.Empty;
         // A deserialized event keeps the name recorded where it happened (FanotifyEventConverter).
         internal set => _userName = value;
     }
@@ -143,11 +143,11 @@ public sealed class FanotifyEvent
     /// <summary>The name of the rule that decided Response; empty when no rule matched.</summary>
     public string Rule { get; internal set; } = string.Empty;
 
-    /// <summary>For FsError: the error the filesystem reported (an errno value).</summary>
-    public int FsErrorCode { get; internal set; }
+    /// <summary>For FsError: the error the filesystem reported (an errno value); null for other events.</summary>
+    public int? FsErrorCode { get; internal set; }
 
-    /// <summary>For FsError: how many errors the filesystem counted since the last report.</summary>
-    public int FsErrorCount { get; internal set; }
+    /// <summary>For FsError: how many errors the filesystem counted since the last report; null for other events.</summary>
+    public int? FsErrorCount { get; internal set; }
 
     public int WatchId { get; }
 

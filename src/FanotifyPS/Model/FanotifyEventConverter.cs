@@ -75,6 +75,24 @@ public sealed class FanotifyEventConverter : PSTypeConverter
             }
         }
 
+        // Files saved before these were nullable hold placeholders: ThreadId 0 and UserId -1 (never a real thread or
+        // user), and FsErrorCode and FsErrorCount 0 on events that are not FsError. They mean "no value".
+        if (rehydrated.ThreadId == 0)
+        {
+            rehydrated.ThreadId = null;
+        }
+
+        if (rehydrated.UserId < 0)
+        {
+            rehydrated.UserId = null;
+        }
+
+        if ((rehydrated.Event & FanotifyEventType.FsError) == 0)
+        {
+            rehydrated.FsErrorCode = null;
+            rehydrated.FsErrorCount = null;
+        }
+
         // PowerShell keeps the members of a wrapper with the object it wraps: a cast or the deserializer, which
         // want the FanotifyEvent itself, still find these notes on it.
         var wrapper = PSObject.AsPSObject(rehydrated);

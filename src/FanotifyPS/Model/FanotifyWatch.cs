@@ -1,4 +1,5 @@
 using System;
+using System.Collections.Generic;
 using System.ComponentModel;
 using System.Management.Automation;
 using System.Threading;
@@ -28,6 +29,12 @@ public sealed class FanotifyWatch : Job2
         FanotifyEventType.Move | FanotifyEventType.Create | FanotifyEventType.Delete | FanotifyEventType.Rename;
 
     private readonly Watcher _watcher;
+
+    // EventArrived's subscribers: changed under the lock (which then takes Output's, never the other way round),
+    // read by the pump without it.
+    private readonly object _subscribersLock = new();
+    private EventHandler<FanotifyEventArrivedEventArgs>? _eventArrived;
+    private int _subscriberFailed;
 
     private FanotifyWatch(WatchSpec spec)
         : base(spec.CommandText, null)
@@ -120,6 +127,36 @@ public sealed class FanotifyWatch : Job2
     public long ProcessEventLossCount => _watcher.ProcessEventLossCount;
 
     /// <summary>
+    /// Raised once for each event (and overflow record) as it enters the job's Output, in Output's order, as
+    /// FileSystemWatcher raises Changed: Register-ObjectEvent -InputObject $watch -EventName EventArrived -Action
+    /// { $EventArgs.Event } reacts to each. It takes nothing from Output: Receive-Job and Get-FanotifyEvent still get
+    /// every event (read them, or the buffer fills and new events are dropped). Events dropped for a full buffer
+    /// never enter Output and are not raised. Raised on the watch's pump thread, never on a thread that answers
+    /// permission events; a subscriber that throws is reported once as an error in the job's Error stream, and
+    /// the watch and the other subscribers go on.
+    /// </summary>
+    public event EventHandler<FanotifyEventArrivedEventArgs>? EventArrived
+    {
+        add
+        {
+            lock (_subscribersLock)
+            {
+                _eventArrived += value;
+                _watcher.Output.CollectArrivals(_eventArrived is not null);
+            }
+        }
+
+        remove
+        {
+            lock (_subscribersLock)
+            {
+                _eventArrived -= value;
+                _watcher.Output.CollectArrivals(_eventArrived is not null);
+            }
+        }
+    }
+
+    /// <summary>
     /// Set when events have arrived since it was read, or the watch has ended: a reader reads it, then
     /// <see cref="IsEnded"/>, then takes, and waits on it only if it took nothing. Every waiting reader wakes.
     /// </summary>
@@ -159,6 +196,50 @@ public sealed class FanotifyWatch : Job2
 
     /// <summary>Turns new drops and losses into (at most one unread) warning each in the Warning stream.</summary>
     internal void PublishLosses() => _watcher.PublishLosses();
+
+    /// <summary>
+    /// On the pump: EventArrived for each of <paramref name="arrived"/>, to each subscriber in turn. A subscriber
+    /// that throws does not keep the others from the event, nor the pump from its work.
+    /// </summary>
+    internal void RaiseEventArrived(List<FanotifyEvent> arrived)
+    {
+        if (arrived.Count == 0 || Volatile.Read(ref _eventArrived) is not { } subscribers)
+        {
+            return;
+        }
+
+        Delegate[] each = subscribers.GetInvocationList();
+        foreach (FanotifyEvent item in arrived)
+        {
+            var args = new FanotifyEventArrivedEventArgs(item);
+            foreach (Delegate subscriber in each)
+            {
+                try
+                {
+                    ((EventHandler<FanotifyEventArrivedEventArgs>)subscriber)(this, args);
+                }
+#pragma warning disable CA1031 // A subscriber's failure, whatever it is, must not end the pump: it is reported as data.
+                catch (Exception e)
+#pragma warning restore CA1031
+                {
+                    ReportSubscriberFailure(e);
+                }
+            }
+        }
+    }
+
+    /// <summary>The first failure of an EventArrived subscriber, as an error in the job's Error stream; later ones are not reported.</summary>
+    private void ReportSubscriberFailure(Exception failure)
+    {
+        if (Interlocked.Exchange(ref _subscriberFailed, 1) != 0)
+        {
+            return;
+        }
+
+        var error = new InvalidOperationException(
+            $"A subscriber of the EventArrived event of watch {Id} failed (the watch goes on; later failures are not reported): {failure.Message}", failure);
+        Error.Add(new ErrorRecord(error, ErrorIds.EventHandlerFailed, ErrorCategory.InvalidOperation, this));
+    }
 
     /// <summary>The watcher's last act, on its pump, once every event is in Output: the job's final state, and its error if it failed.</summary>
     internal void End(string failureReason)

@@ -53,6 +53,9 @@ internal static class UserNames
         return null;
     }
 
+    /// <summary>Every user of /etc/passwd, in its order (for completion); none when it cannot be read.</summary>
+    public static System.Collections.Generic.IEnumerable<(string Name, int Uid)> All() => Entries();
+
     private static System.Collections.Generic.IEnumerable<(string Name, int Uid)> Entries()
     {
         string[] lines;

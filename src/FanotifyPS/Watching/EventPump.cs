@@ -15,6 +15,10 @@ namespace FanotifyPS.Watching;
 /// - Receive-Job removes from Output without telling anyone, so a full buffer is re-counted every
 ///   <see cref="RecountMilliseconds"/> (each pass re-counts Output).
 /// - It ends once the queue is closed (every responder has ended) and empty: then every event is in Output.
+/// - It raises <see cref="FanotifyWatch.EventArrived"/> for each event that entered Output, whoever moved it (a
+///   reader's take moves events too, and wakes the pump for them): subscribers run here, never on a responder
+///   or a reader. Register-ObjectEvent's subscriber only queues the event for its runspace, so a slow -Action
+///   does not slow the pump; a slow .NET subscriber does, and the buffer fills while it runs.
 /// </summary>
 internal sealed class EventPump
 {
@@ -56,6 +60,7 @@ internal sealed class EventPump
             _output.Move();
             _watcher.OnPumped();
             _output.AnnounceNewEvents();
+            _watcher.RaiseEventArrived();   // after the readers are told: a slow subscriber does not delay them
             if (_queue.IsClosed && _queue.IsEmpty)
             {
                 break;
@@ -69,6 +74,7 @@ internal sealed class EventPump
             }
         }
 
+        _watcher.RaiseEventArrived();   // what a reader moved since the last pass: before the job ends
         _watcher.OnPumpEnded();
     }
 }

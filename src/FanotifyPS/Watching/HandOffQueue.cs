@@ -84,6 +84,9 @@ internal sealed class HandOffQueue : IDisposable
         _wakePump.Set();
     }
 
+    /// <summary>Wakes the pump (or keeps its next wait from sleeping): a reader moved events it has work for.</summary>
+    public void WakePump() => _wakePump.Set();
+
     /// <summary>For the one thread that moves events (under the Output lock).</summary>
     public bool TryDequeue(out FanotifyEvent item) => _queue.TryDequeue(out item!);
 

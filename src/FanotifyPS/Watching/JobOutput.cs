@@ -29,6 +29,11 @@ internal sealed class JobOutput
     private long _sequence;   // written under the Output lock; the pump reads it whole (64-bit) without it
     private long _announcedUpTo;   // the pump's
 
+    // Events that entered Output since the pump last raised EventArrived: under the Output lock, and null while
+    // the event has no subscriber (then a move does nothing more). The pump swaps it with its own list.
+    private List<FanotifyEvent>? _arrived;
+    private List<FanotifyEvent> _raising = [];   // the pump's
+
     public JobOutput(PSDataCollection<PSObject> output, HandOffQueue queue)
     {
         _output = output;
@@ -129,8 +134,43 @@ internal sealed class JobOutput
     {
         lock (_outputLock)
         {
-            MoveLocked();
+            MoveLocked(byPump: true);
         }
+    }
+
+    /// <summary>
+    /// EventArrived got its first subscriber (true) or lost its last (false): from now on the events that enter
+    /// Output are kept for the pump to raise it for, or no longer (those not raised yet are not).
+    /// </summary>
+    public void CollectArrivals(bool collect)
+    {
+        lock (_outputLock)
+        {
+            _arrived = collect ? _arrived ?? [] : null;
+        }
+    }
+
+    /// <summary>
+    /// On the pump: the events that entered Output since the last call, in their order, to raise EventArrived for
+    /// (empty without subscribers). The list is the pump's until its next call.
+    /// </summary>
+    public List<FanotifyEvent> TakeArrivals()
+    {
+        _raising.Clear();
+        if (Volatile.Read(ref _arrived) is null)
+        {
+            return _raising;   // no subscriber: not even the lock
+        }
+
+        lock (_outputLock)
+        {
+            if (_arrived is { Count: > 0 })
+            {
+                (_arrived, _raising) = (_raising, _arrived);
+            }
+        }
+
+        return _raising;
     }
 
     /// <summary>On the pump, after a move: pulses <see cref="DataAvailable"/> if events entered Output since the last pulse.</summary>
@@ -200,17 +240,26 @@ internal sealed class JobOutput
 
     private static long SequenceOf(PSObject item) => ((FanotifyEvent)item.BaseObject).Sequence;
 
-    /// <summary>Moves everything in the queue to Output; the caller holds the Output lock.</summary>
-    private void MoveLocked()
+    /// <summary>
+    /// Moves everything in the queue to Output; the caller holds the Output lock. A reader that moves events that
+    /// EventArrived is to be raised for wakes the pump, which raises it (a reader never runs a subscriber).
+    /// </summary>
+    private void MoveLocked(bool byPump = false)
     {
         int moved = 0;
+        List<FanotifyEvent>? arrived = _arrived;
         while (_queue.TryDequeue(out FanotifyEvent item))
         {
             item.Sequence = ++_sequence;
             _output.Add(PSObject.AsPSObject(item));
+            arrived?.Add(item);
             moved++;
         }
 
         _queue.MovedToOutput(moved, _output.Count);
+        if (moved != 0 && arrived is not null && !byPump)
+        {
+            _queue.WakePump();
+        }
     }
 }

@@ -140,7 +140,7 @@ internal sealed unsafe partial class Responder
         CloseFd(info.PidFd);
 
         int processId = record.Pid;
-        int threadId = 0;
+        int? threadId = null;
         if (_settings.ThreadIds)
         {
             threadId = record.Pid;
@@ -171,7 +171,7 @@ internal sealed unsafe partial class Responder
             ProcessName = process.Name,
             CommandLine = process.CommandLine,
             ParentProcessId = process.ParentProcessId,
-            UserId = process.UserId,
+            UserId = process.UserId >= 0 ? process.UserId : null,
             ProcessSource = process.Source,
             LoginUserId = process.LoginUserId >= 0 ? process.LoginUserId : null,
             SessionId = process.SessionId >= 0 ? process.SessionId : null,

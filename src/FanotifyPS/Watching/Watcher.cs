@@ -289,6 +289,9 @@ internal sealed partial class Watcher : IDisposable
         _queue.Close();
     }
 
+    /// <summary>On the pump, after each pass: EventArrived for the events that entered Output since the last.</summary>
+    internal void RaiseEventArrived() => _job.RaiseEventArrived(Output.TakeArrivals());
+
     /// <summary>On the pump, after each pass (which re-counts Output).</summary>
     internal void OnPumped() => PublishLosses();
 
