@@ -293,7 +293,7 @@ Describe 'The progress of a timed or counted stream' -Tag 'RequireRoot' {
 
     It 'counts up to -Count, for a read of a running watch too, and completes when a command downstream stops it' {
         $run = Invoke-WithProgress @"
-`$w = Start-FanotifyWatch -Path '$mount' -Event CloseWrite
+`$w = Start-FanotifyWatch -Path '$mount' -Event CloseWrite -Name "count`$([char]27)[2J`$([char]10)bar"
 try { Get-FanotifyEvent -Watch `$w -Wait -Count 5 | Select-Object -First 2 } finally { Remove-FanotifyWatch `$w }
 "@ {
             Start-Sleep -Milliseconds 800
@@ -304,6 +304,9 @@ try { Get-FanotifyEvent -Watch `$w -Wait -Count 5 | Select-Object -First 2 } fin
         $records.Count | Should -BeGreaterOrEqual 2
         $records[-1].RecordType | Should -Be 'Completed'
         $records[0].StatusDescription | Should -Match '^0 of 5 events, 0 s, 0 dropped$'
+        # The bar is drawn on the terminal: a name cannot drive it (escaped as the views escape it).
+        $records[0].Activity | Should -BeLike '*(count\x1B`[2J\nbar)*'
+        $records[0].Activity | Should -Not -Match '[\x00-\x1F]'
         $records[0].SecondsRemaining | Should -Be -1
         $records | Where-Object StatusDescription -like '1 of 5 events*' | Should -Not -BeNullOrEmpty
     }

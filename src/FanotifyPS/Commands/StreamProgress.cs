@@ -10,7 +10,8 @@ namespace FanotifyPS.Commands;
 
 /// <summary>
 /// The progress of a timed (-Timeout) or counted (-Count) stream of Get-FanotifyEvent: elapsed and remaining time,
-/// events returned, drops. Written from the pipeline thread, at most every <see cref="IntervalMilliseconds"/>.
+/// events returned, drops. Written from the pipeline thread, at most every <see cref="IntervalMilliseconds"/>. Names
+/// are escaped as the views escape them: the bar is drawn on the terminal.
 /// </summary>
 internal sealed class StreamProgress
 {
@@ -43,7 +44,7 @@ internal sealed class StreamProgress
         _timeout = timeout;
         _count = count;
         _activity = watches.Count == 1
-            ? $"Get-FanotifyEvent: watch {watches[0].Id} ({watches[0].Name}) on {string.Join(", ", watches[0].Path)}"
+            ? $"Get-FanotifyEvent: watch {watches[0].Id} ({Interop.PathText.Escape(watches[0].Name)}) on {string.Join(", ", watches[0].Path.Select(Interop.PathText.Escape))}"
             : $"Get-FanotifyEvent: watches {string.Join(", ", watches.Select(w => w.Id.ToString(CultureInfo.InvariantCulture)))}";
     }
 
