@@ -25,20 +25,16 @@ internal static class CapabilityProbe
     {
         string probed = directory ?? Path.TrimEndingDirectorySeparator(Path.GetTempPath());
         var result = new FanotifyCapability { KernelRelease = FanotifyCalls.KernelRelease(), Path = probed };
-        bool privileged = true;
-        int fd = Fanotify.fanotify_init(Fanotify.FAN_CLOEXEC | Fanotify.FAN_CLASS_NOTIF, Libc.O_RDONLY | Libc.O_CLOEXEC);
-        if (fd < 0 && Marshal.GetLastPInvokeError() == Errno.EPERM)
+        // Without CAP_SYS_ADMIN only a file-handle group may be had (5.13+): probe what this user may do.
+        bool privileged = !UnprivilegedWatch.IsUnprivileged();
+        uint groupClass = privileged ? Fanotify.FAN_CLASS_NOTIF : Fanotify.FAN_CLASS_NOTIF | Fanotify.FAN_REPORT_FID;
+        int fd = Fanotify.fanotify_init(Fanotify.FAN_CLOEXEC | groupClass, Libc.O_RDONLY | Libc.O_CLOEXEC);
+        if (fd < 0 && !privileged && Marshal.GetLastPInvokeError() == Errno.EPERM)
         {
-            // Without CAP_SYS_ADMIN only a file-handle group may be had (5.13+): probe what this user may do.
-            privileged = false;
-            fd = Fanotify.fanotify_init(Fanotify.FAN_CLOEXEC | Fanotify.FAN_CLASS_NOTIF | Fanotify.FAN_REPORT_FID, Libc.O_RDONLY | Libc.O_CLOEXEC);
-            if (fd < 0 && Marshal.GetLastPInvokeError() == Errno.EPERM)
-            {
-                throw new WatchException(
-                    $"{FanotifyCalls.KernelRelease()} lets only root or a process with the CAP_SYS_ADMIN capability use fanotify (unprivileged watches need Linux 5.13). " +
-                    "Run pwsh as root (sudo pwsh) or grant it CAP_SYS_ADMIN.",
-                    ErrorIds.FanotifyNeedsCapSysAdmin, ErrorCategory.PermissionDenied);
-            }
+            throw new WatchException(
+                $"{FanotifyCalls.KernelRelease()} lets only root or a process with the CAP_SYS_ADMIN capability use fanotify (unprivileged watches need Linux 5.13). " +
+                "Run pwsh as root (sudo pwsh) or grant it CAP_SYS_ADMIN.",
+                ErrorIds.FanotifyNeedsCapSysAdmin, ErrorCategory.PermissionDenied);
         }
 
         if (fd < 0)
@@ -63,7 +59,7 @@ internal static class CapabilityProbe
             string dir = probe?.FullName ?? probed;
             // A plain notification inode mark works on every filesystem: if it fails, the path or a limit is at
             // fault, and every feature would read False for a reason that is not the feature's.
-            int refused = MarkErrno(privileged ? Fanotify.FAN_CLASS_NOTIF : Fanotify.FAN_CLASS_NOTIF | Fanotify.FAN_REPORT_FID, 0, FAN_OPEN, dir);
+            int refused = MarkErrno(groupClass, 0, FAN_OPEN, dir);
             if (refused != 0)
             {
                 throw ProbeError(refused, probed);
