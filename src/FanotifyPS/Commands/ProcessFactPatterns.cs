@@ -27,17 +27,17 @@ internal static class ProcessFactPatterns
                 "does not exist; it needs CONFIG_AUDIT).", ErrorIds.FeatureNotSupported, ErrorCategory.NotImplemented, parameterName);
         }
 
-        string who = ruleName is null ? parameterName : $"Rule '{ruleName}': {parameterName}";
-        return given.Select(user => UserNames.Resolve(user) ?? throw new WatchException(
-            $"{who} names the user '{user}', who does not exist. Give a user name or a numeric uid.",
-            ErrorIds.InvalidRule, ErrorCategory.ObjectNotFound, user)).Distinct().ToArray();
+        return ResolveUsers(given, parameterName, ruleName);
     }
 
     /// <summary>User names or numeric ids (-User) as uids; an unknown name is an error, not a filter that matches nothing.</summary>
-    public static int[] ResolveUsers(string[]? users, string parameterName) =>
-        FanotifyRule.Clean(users).Select(user => UserNames.Resolve(user) ?? throw new WatchException(
-            $"{parameterName} names the user '{user}', who does not exist. Give a user name or a numeric uid.",
+    public static int[] ResolveUsers(string[]? users, string parameterName, string? ruleName = null)
+    {
+        string who = ruleName is null ? parameterName : $"Rule '{ruleName}': {parameterName}";
+        return FanotifyRule.Clean(users).Select(user => UserNames.Resolve(user) ?? throw new WatchException(
+            $"{who} names the user '{user}', who does not exist. Give a user name or a numeric uid.",
             ErrorIds.InvalidRule, ErrorCategory.ObjectNotFound, user)).Distinct().ToArray();
+    }
 
     /// <summary>
     /// Container id patterns, lowercased (ids are lowercase hex, however a user copies them): a pattern that no
