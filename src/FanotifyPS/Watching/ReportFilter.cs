@@ -54,8 +54,7 @@ internal sealed class ReportFilter
     public bool Reports(string path, string oldPath, int pid, string exe, int loginUid, string containerId, int userId) =>
         (InScope(path) || (oldPath.Length != 0 && InScope(oldPath))) && PassesFilters(path, pid, exe, loginUid, containerId, userId, true, true, true);
 
-    // The cast takes UserId as it is, nullable or not.
-    public bool Reports(FanotifyEvent e) => Reports(e.Path, e.OldPath, e.ProcessId, e.Exe, e.LoginUserId ?? -1, e.ContainerId, (int?)e.UserId ?? -1);
+    public bool Reports(FanotifyEvent e) => Reports(e.Path, e.OldPath, e.ProcessId, e.Exe, e.LoginUserId ?? -1, e.ContainerId, e.UserId ?? -1);
 
     /// <summary>
     /// For an event Reports left out: left out by the process filters alone, for want of what they judge: by -Exe or
