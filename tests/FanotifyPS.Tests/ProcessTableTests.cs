@@ -214,6 +214,25 @@ public sealed class ProcessTableTests : IDisposable
         Assert.Equal(2, history.LivesSince(Parent, 0).Length);
     }
 
+    [Fact]
+    public void A_verdicts_process_is_recorded_only_where_the_queue_reaches_its_event()
+    {
+        // Issue 19: one batch holds bash's CloseWrite, bash's exec of cat, then cat's OpenPerm, all of one pid. Pass 1
+        // reads the OpenPerm's process (cat) before pass 2 applies the earlier events: recorded at once, it named cat
+        // as the writer. This process stands in for it: its live program differs from the exec entry's.
+        int pid = Environment.ProcessId;
+        _table.OnExec(pid, -1, "/usr/bin/bash");
+        ProcessInfo verdict = _table.ResolvePermission(pid, held: true, out bool isGone, out bool fresh);
+        Assert.False(isGone);
+        Assert.True(fresh);
+        Assert.NotEqual("/usr/bin/bash", verdict.Exe);
+
+        Assert.Equal("/usr/bin/bash", _table.Resolve(pid, Fanotify.FAN_NOPIDFD, isExec: false, out _).Exe);   // the earlier event
+        _table.Record(pid, verdict);
+        Assert.Equal(verdict.Exe, _table.Resolve(pid, Fanotify.FAN_NOPIDFD, isExec: false, out _).Exe);   // from the verdict's event on
+        _table.Forget(pid);
+    }
+
     private ProcessInfo Resolve(int pid) => _table.Resolve(pid, Fanotify.FAN_EPIDFD, isExec: false, out _);
 
     public void Dispose() => _table.Dispose();

@@ -246,8 +246,15 @@ internal sealed unsafe class ProcessTable : IDisposable
     /// (<paramref name="held"/>: before the verdict). Read after the verdict, a process that runs another program
     /// than the table's exec entry has exec'd since the event: the entry holds.
     /// </summary>
-    public ProcessInfo ResolvePermission(int pid, bool held, out bool isGone)
+    /// <param name="fresh">The facts were read from /proc now: <see cref="Record"/> them when the queue reaches the event.</param>
+    /// <remarks>
+    /// Changes nothing in the table: pass 1 reads the processes of a batch's permission events before pass 2 has
+    /// applied the batch's earlier events (an exec of the same pid among them). Recording a verdict's process then
+    /// would name it on those earlier events: bash's write named as the cat it exec'd next.
+    /// </remarks>
+    public ProcessInfo ResolvePermission(int pid, bool held, out bool isGone, out bool fresh)
     {
+        fresh = false;
         _entries.TryGetValue(pid, out Entry? entry);
         if (!_proc.TryReadExe(pid, out ReadOnlySpan<byte> link))
         {
@@ -289,18 +296,25 @@ internal sealed unsafe class ProcessTable : IDisposable
             return entry?.Facts ?? ProcessInfo.Unknown;
         }
 
-        if (entry is null)
+        fresh = true;
+        return live;
+    }
+
+    /// <summary>
+    /// Facts read from /proc for a permission event, recorded when the queue reaches that event: from here on
+    /// in this queue they are the pid's.
+    /// </summary>
+    public void Record(int pid, ProcessInfo live)
+    {
+        if (!_entries.TryGetValue(pid, out Entry? entry))
         {
             _entries[pid] = new Entry { Facts = live };
-        }
-        else
-        {
-            entry.Facts = entry.Facts.Source == ProcessSource.Exec && string.Equals(entry.Facts.Exe, live.Exe, StringComparison.Ordinal)
-                ? live.Copy(ProcessSource.Exec, entry.Facts.Sequence) : live;
-            entry.FromScan = false;
+            return;
         }
 
-        return live;
+        entry.Facts = entry.Facts.Source == ProcessSource.Exec && string.Equals(entry.Facts.Exe, live.Exe, StringComparison.Ordinal)
+            ? live.Copy(ProcessSource.Exec, entry.Facts.Sequence) : live;
+        entry.FromScan = false;
     }
 
     /// <summary>The process of a notification event, read after the fact.</summary>

@@ -120,10 +120,18 @@ internal sealed unsafe partial class Responder
         {
             process = slot.Process;
             isGone = slot.IsGone;
+            if (slot.ProcessIsFresh)
+            {
+                _processes.Record(record.Pid, process);   // read in pass 1, recorded here, in queue order
+            }
         }
         else if ((mask & Fanotify.FAN_ALL_PERM_EVENTS) != 0)
         {
-            process = _processes.ResolvePermission(record.Pid, held: false, out isGone);
+            process = _processes.ResolvePermission(record.Pid, held: false, out isGone, out bool fresh);
+            if (fresh)
+            {
+                _processes.Record(record.Pid, process);
+            }
         }
         else if (record.Pid == 0)
         {

@@ -22,7 +22,7 @@ internal sealed unsafe partial class Responder
         ulong mask = record.Mask;
         if ((policy is not null && (mask & policy.ProcessMask) != 0) || !_processes.Knows(record.Pid))
         {
-            slot.Process = _processes.ResolvePermission(record.Pid, held: true, out slot.IsGone);
+            slot.Process = _processes.ResolvePermission(record.Pid, held: true, out slot.IsGone, out slot.ProcessIsFresh);
         }
 
         // Without the process, no rule for this event names one: those rules match any process.

@@ -17,8 +17,8 @@ internal sealed partial class Responder
     private void WarmUp()
     {
         int groupFd = _group.Fd;
-        _ = _processes.ResolvePermission(_ownPid, held: true, out _);
-        _ = _processes.ResolvePermission(_ownPid, held: false, out _);   // a live process: the full read of its facts
+        _ = _processes.ResolvePermission(_ownPid, held: true, out _, out _);
+        _processes.Record(_ownPid, _processes.ResolvePermission(_ownPid, held: false, out _, out _));   // a live process: the full read of its facts
         _ = _processes.Resolve(_ownPid, Fanotify.FAN_NOPIDFD, isExec: false, out _);
         _ = _processes.Resolve(int.MaxValue, Fanotify.FAN_EPIDFD, isExec: false, out _);   // gone, never seen: the history's paths
 

@@ -446,6 +446,7 @@ internal sealed unsafe partial class Responder : IDisposable
     {
         public ProcessInfo? Process;
         public bool IsGone;
+        public bool ProcessIsFresh;
         public string? Path;
         /// <summary>Path under the watched mount, where rules and the Tree judged it (null: not judged by path).</summary>
         public string? JudgedPath;
