@@ -128,12 +128,89 @@ public sealed class ProcessTableTests : IDisposable
         _history.OnFork(1, Parent, 0);
         _history.OnExec(Parent);
         _history.OnExit(Parent);
+        bool exitAhead = true;
+        _table.ExitAhead = (pid, facts) => exitAhead;
         _table.OnExec(Parent, -1, "/usr/bin/tee");
-        Assert.Equal("/usr/bin/tee", Resolve(Parent).Exe);   // before tee's exit: tee's life
+        Assert.Equal("/usr/bin/tee", Resolve(Parent).Exe);   // before tee's exit (still ahead in the batch): tee's life
         _table.OnClose(Parent, "/usr/bin/tee");
         Assert.Equal(ProcessSource.Unknown, Resolve(Parent).Source);   // after it, before the next exec: not tee's
         _table.OnExec(Parent, -1, "/usr/bin/touch");
         Assert.Equal("/usr/bin/touch", Resolve(Parent).Exe);
+        exitAhead = false;
+        Assert.Equal("/usr/bin/touch", Resolve(Parent).Exe);   // the second exec of the pid is the last life's: no later one
+    }
+
+    [Fact]
+    public void A_reused_pids_first_life_is_unknown_once_a_later_life_exists_and_no_exit_is_ahead()
+    {
+        // Read after both lives ended: the kernel merged the first life's exit (its program's last close) into its exec
+        // event, so no close in the queue says where its events end.
+        _table.MarksPlaced(_history.Sequence, true, ["/usr/bin"]);
+        _history.OnFork(1, Parent, 0);
+        _history.OnExec(Parent);
+        _history.OnExit(Parent);
+        _history.OnFork(1, Parent, 0);
+        _history.OnExec(Parent);
+        _history.OnExit(Parent);
+        _table.ExitAhead = (pid, facts) => false;
+        _table.OnExec(Parent, -1, "/usr/bin/tee");
+        _table.OnClose(Parent, "/usr/bin/tee");   // merged into the exec: read at the same place
+        Assert.Equal(ProcessSource.Unknown, Resolve(Parent).Source);
+        _table.OnExec(Parent, -1, "/usr/bin/touch");
+        Assert.Equal("/usr/bin/touch", Resolve(Parent).Exe);
+    }
+
+    [Fact]
+    public void A_later_lifes_exec_is_not_taken_for_the_interpreter_of_an_earlier_lifes_exec()
+    {
+        // Issue 19: cat (dash's exec'd last command) left its exec without the ld.so event that ends it (merged into
+        // an earlier one of the same pid); the pid's next life exec'd touch, which was named "cat" as a script's
+        // interpreter keeps the script's name.
+        _table.MarksPlaced(_history.Sequence, true, ["/usr/bin"]);
+        _history.OnFork(1, Parent, 0);
+        _history.OnExec(Parent);
+        _history.OnExit(Parent);
+        _history.OnFork(1, Parent, 0);
+        _history.OnExec(Parent);
+        _history.OnExit(Parent);
+        _table.OnExec(Parent, -1, "/usr/bin/cat");
+        _table.OnExec(Parent, -1, "/usr/bin/touch");
+        ProcessInfo facts = Resolve(Parent);
+        Assert.Equal("/usr/bin/touch", facts.Exe);
+        Assert.Equal("touch", facts.Name);
+    }
+
+    [Fact]
+    public void A_reused_pid_is_unknown_where_its_exit_was_closed_by_another_process()
+    {
+        // Issue 19: a /proc reader (or this responder's readlink of /proc/PID/exe) that holds a dying process's
+        // program makes the exit's close its own, under its pid; later the same pid ran a subshell that exec'd
+        // nothing, whose events were named after the first program.
+        _table.MarksPlaced(_history.Sequence, true, ["/usr/bin"]);
+        _history.OnFork(1, Parent, 0);
+        _history.OnExec(Parent);
+        _history.OnExit(Parent);
+        _history.OnFork(1, Parent, 0);
+        _history.OnExit(Parent);
+        _table.ExitAhead = (pid, facts) => true;
+        _table.OnExec(Parent, -1, "/usr/bin/cat");
+        _table.OnClose(Child, "/usr/bin/cat");   // cat's exit, closed by a reader that runs another program
+        Assert.Equal(ProcessSource.Unknown, Resolve(Parent).Source);
+    }
+
+    [Fact]
+    public void A_reused_pid_without_its_exit_ahead_is_unknown_not_the_exec_entrys()
+    {
+        // The exit of the first life came late (after the second life's events) or never: no proof either way.
+        _table.MarksPlaced(_history.Sequence, true, ["/usr/bin"]);
+        _history.OnFork(1, Parent, 0);
+        _history.OnExec(Parent);
+        _history.OnExit(Parent);
+        _history.OnFork(1, Parent, 0);
+        _history.OnExit(Parent);
+        _table.ExitAhead = (pid, facts) => false;
+        _table.OnExec(Parent, -1, "/usr/bin/cat");
+        Assert.Equal(ProcessSource.Unknown, Resolve(Parent).Source);
     }
 
     [Fact]

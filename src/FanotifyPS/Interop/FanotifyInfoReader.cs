@@ -23,6 +23,7 @@ internal struct FanotifyEventInfo
     public int OldDfidNameOffset;
     public int NewDfidNameOffset;
     public int PidFd;        // FAN_NOPIDFD when absent
+    public bool HasPidFd;    // the record was there: FAN_NOPIDFD in it means the process was reaped before the read
     public bool HasError;
     public int Error;
     public int ErrorCount;
@@ -72,6 +73,7 @@ internal static class FanotifyInfoReader
                     break;
                 case Fanotify.FAN_EVENT_INFO_TYPE_PIDFD when length >= 8:
                     info.PidFd = MemoryMarshal.Read<int>(batch.Slice(offset + 4));
+                    info.HasPidFd = true;
                     break;
                 case Fanotify.FAN_EVENT_INFO_TYPE_ERROR when length >= 12:
                     info.HasError = true;

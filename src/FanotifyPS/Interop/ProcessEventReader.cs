@@ -14,6 +14,9 @@ internal enum ProcessEventKind
     /// <summary>A process ended: its thread group leader exited (a thread's exit is not one).</summary>
     Exit,
 
+    /// <summary>ProcessId (a tgid) changed its user or group ids (PROC_EVENT_UID, PROC_EVENT_GID: setuid(), a set-ID exec).</summary>
+    IdChange,
+
     /// <summary>PROC_EVENT_NONE: the kernel's answer to a PROC_CN_MCAST_LISTEN or IGNORE, of any listener.</summary>
     Ack,
 }
@@ -150,7 +153,16 @@ internal ref struct ProcessEventReader
                 return true;
             }
 
-            case Netlink.PROC_EVENT_NONE or Netlink.PROC_EVENT_FORK or Netlink.PROC_EVENT_EXEC or Netlink.PROC_EVENT_EXIT:
+            // struct id_proc_event { process_pid, process_tgid; union r; union e; }: only the tgid is read.
+            case Netlink.PROC_EVENT_UID or Netlink.PROC_EVENT_GID when data.Length >= Netlink.ExecProcEventSize:
+            {
+                Netlink.exec_proc_event id = MemoryMarshal.Read<Netlink.exec_proc_event>(data);
+                processEvent = new ProcessEvent(ProcessEventKind.IdChange, id.process_tgid, 0, timestamp, 0, 0);
+                return true;
+            }
+
+            case Netlink.PROC_EVENT_NONE or Netlink.PROC_EVENT_FORK or Netlink.PROC_EVENT_EXEC or Netlink.PROC_EVENT_EXIT or
+                Netlink.PROC_EVENT_UID or Netlink.PROC_EVENT_GID:
                 Truncated = true;   // too short for its kind
                 return false;
             default:

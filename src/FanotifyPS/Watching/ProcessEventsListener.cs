@@ -257,6 +257,9 @@ internal sealed unsafe class ProcessEventsListener
                 case ProcessEventKind.Exit:
                     history.OnExit(processEvent.ProcessId);
                     break;
+                case ProcessEventKind.IdChange:
+                    history.OnIdChange(processEvent.ProcessId);
+                    break;
                 default:
                     continue;   // an ack, of this listener's request or another's
             }

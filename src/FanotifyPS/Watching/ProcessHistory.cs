@@ -80,6 +80,16 @@ internal sealed class ProcessHistory
         }
     }
 
+    /// <summary>The process changed its user or group ids: what it inherited of them is no longer known.</summary>
+    public void OnIdChange(int processId)
+    {
+        lock (_lock)
+        {
+            long sequence = ++_sequence;
+            CurrentLife(processId, sequence).IdChangeSequence = sequence;
+        }
+    }
+
     public void OnExit(int processId)
     {
         lock (_lock)
@@ -294,11 +304,15 @@ internal sealed class ProcessLife
     /// <summary>Children it forked that have not exited.</summary>
     public int RunningChildren { get; set; }
 
+    /// <summary>The sequence of its last change of user or group ids (setuid()...); 0 if none was heard of.</summary>
+    public long IdChangeSequence { get; set; }
+
     public ProcessLife Copy() => new(ForkSequence, ParentProcessId, ForkTimeNs)
     {
         FirstSequence = FirstSequence,
         Execs = [.. Execs],
         ExitSequence = ExitSequence,
         RunningChildren = RunningChildren,
+        IdChangeSequence = IdChangeSequence,
     };
 }

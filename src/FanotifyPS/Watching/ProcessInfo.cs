@@ -60,8 +60,8 @@ internal sealed class ProcessInfo
 
     /// <summary>These facts under another source; for a fork that did not exec, the child's pid, parent and start.</summary>
     internal ProcessInfo Copy(ProcessSource source, long sequence, int? processId = null, int? parentProcessId = null, DateTime? startTime = null,
-        bool? isRead = null) =>
-        new(Link, Exe, Name, CommandLine, parentProcessId ?? ParentProcessId, UserId, processId ?? ProcessId)
+        bool? isRead = null, int? userId = null) =>
+        new(Link, Exe, Name, CommandLine, parentProcessId ?? ParentProcessId, userId ?? UserId, processId ?? ProcessId)
         {
             Source = source,
             Sequence = sequence,

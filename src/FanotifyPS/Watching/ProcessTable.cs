@@ -37,11 +37,17 @@ internal sealed unsafe class ProcessTable : IDisposable
 
     private readonly ProcessResolver _proc = new();
     private readonly Dictionary<int, Entry> _entries = new(1024);
+    private readonly Dictionary<string, int> _unseenExits = new(StringComparer.Ordinal);
     private readonly ProcessHistory? _history;
     private readonly Action? _drain;
     private readonly int _consumer = -1;
     private readonly long _startSequence;
     private long _marksPlacedSequence = long.MaxValue;
+    // The exec event being applied (set by OnExec and NewExec for ExecFacts).
+    private bool _execGone;
+    private ProcessLife? _execLife;
+    private long _prunedBefore;
+    private int _execPidFd = Fanotify.FAN_NOPIDFD;
     private volatile bool _execEvents = true;
     private volatile HashSet<string>? _programDirectories;
     private bool _drainedInBatch;
@@ -146,19 +152,41 @@ internal sealed unsafe class ProcessTable : IDisposable
     /// Notes a FAN_CLOSE_NOWRITE of pid: the last close of the program it runs is its exit (the memory that maps the
     /// file is released), so none of its later events in this queue is of the life that exec'd it.
     /// </summary>
+    /// <remarks>
+    /// Another process that holds a dying process's memory or program file (a /proc reader such as ps, or this
+    /// responder's own readlink of /proc/PID/exe) makes that last close its own, under its own pid: the exit shows
+    /// as a close of the program by a process that does not run it. Then some life of that program ended unseen,
+    /// and no entry of it may tell a reused pid's lives apart by its exit any more.
+    /// </remarks>
     public void OnClose(int pid, string path)
     {
-        if (_entries.TryGetValue(pid, out Entry? entry) && entry.ExitExpected &&
-            string.Equals(entry.Facts.Exe, path, StringComparison.Ordinal))
+        if (_entries.TryGetValue(pid, out Entry? entry) && entry.ExitExpected && !entry.Ended &&
+            string.Equals(entry.Facts.Exe, path, StringComparison.Ordinal) && !RunsProgram(pid, entry.Facts))
         {
             entry.Ended = true;
+            return;
         }
+
+        if (entry is not null && string.Equals(entry.PreviousExe, path, StringComparison.Ordinal))
+        {
+            entry.PreviousExe = null;   // its program before its last exec, released by that exec
+            return;
+        }
+
+        _unseenExits[path] = _unseenExits.GetValueOrDefault(path) + 1;
     }
+
+    /// <summary>The process still runs the entry's program: a close of that program by it is not its exit.</summary>
+    private bool RunsProgram(int pid, ProcessInfo facts) =>
+        facts.Link.Length > 0 && _proc.TryReadExe(pid, out ReadOnlySpan<byte> link) && link.SequenceEqual(facts.Link);
 
     /// <summary>Notes an exec event of pid: the program the process runs from here on in this queue.</summary>
     /// <param name="fd">The event's fd (a file-descriptor group), or -1 (a file-handle group: only the name is known).</param>
-    public void OnExec(int pid, int fd, string path)
+    /// <param name="pidFd">The event's pidfd, FAN_EPIDFD (gone), or FAN_NOPIDFD/-1 (not reported).</param>
+    public void OnExec(int pid, int fd, string path, int pidFd = Fanotify.FAN_NOPIDFD)
     {
+        _execGone = pidFd == Fanotify.FAN_EPIDFD || (pidFd >= 0 && HasExited(pidFd));
+        _execPidFd = pidFd;
         if (!_entries.TryGetValue(pid, out Entry? entry))
         {
             entry = new Entry();
@@ -182,7 +210,7 @@ internal sealed unsafe class ProcessTable : IDisposable
                 return;
             }
 
-            if (matches)
+            if (matches && !ExecOfAnotherLife(pid, entry))
             {
                 // A script's interpreter (or binfmt_misc's) becomes the program; the name stays the script's.
                 entry.Facts = ExecFacts(pid, path, entry.Facts.Name, entry, IsSetId(fd));
@@ -210,7 +238,7 @@ internal sealed unsafe class ProcessTable : IDisposable
                 return;
             }
 
-            if (!entry.SawInterpreter)
+            if (!entry.SawInterpreter && !ExecOfAnotherLife(pid, entry))
             {
                 entry.Facts = ExecFacts(pid, path, entry.Facts.Name, entry, setId: true);
                 ExpectExit(entry);
@@ -225,12 +253,87 @@ internal sealed unsafe class ProcessTable : IDisposable
     private void NewExec(int pid, string path, Entry entry, bool setId)
     {
         ProcessInfo before = entry.Facts;
+        entry.PreviousExe = before.Source == ProcessSource.Unknown ? null : before.Exe;
+        _execLife = ExecLife(pid, entry);
         entry.Facts = ExecFacts(pid, path, string.Empty, entry, setId);
         entry.FromScan = false;
         entry.BeforeExec = before;
         entry.LastWasExec = true;
+        entry.ExecCount++;
         entry.SawInterpreter = false;
         ExpectExit(entry);
+    }
+
+    /// <summary>
+    /// The life of pid that made the exec being read: the only life since the start; else, for an entry that has seen
+    /// every exec of the pid since a fork after the marks (each raised an exec event in this queue, in order), the life
+    /// of the pid's next exec in the history; the running life while the history has not heard of that exec yet (an
+    /// execve's message comes at its end). Null when not known.
+    /// </summary>
+    private ProcessLife? ExecLife(int pid, Entry entry)
+    {
+        if (Degraded || !_execEvents)
+        {
+            return null;
+        }
+
+        ProcessLife[] lives = CandidateLives(pid, default);
+        if (!entry.Anchored)
+        {
+            // The first exec event of a pid whose every life was forked after the marks (and after the entries of
+            // its earlier lives were forgotten): each of their execs raised an exec event here, and this is the first.
+            bool first = entry.ExecCount == 0 && entry.Facts.Source == ProcessSource.Unknown;
+            long after = Math.Max(System.Threading.Volatile.Read(ref _marksPlacedSequence), _prunedBefore);
+            entry.Anchored = first && lives.Length > 0 && Array.TrueForAll(lives, life => life.ForkSequence > after);
+            if (!entry.Anchored)
+            {
+                return lives.Length == 1 ? lives[0] : null;
+            }
+        }
+
+        return NthExecLife(lives, entry.ExecCount + 1);
+    }
+
+    /// <summary>The life that made the pid's <paramref name="n"/>th exec since the start; the latest while the history has not heard of it.</summary>
+    private static ProcessLife? NthExecLife(ProcessLife[] lives, int n)
+    {
+        int seen = 0;
+        foreach (ProcessLife life in lives)
+        {
+            seen += life.Execs.Count;
+            if (seen >= n)
+            {
+                return life;
+            }
+        }
+
+        return lives.Length == 0 ? null : lives[^1];
+    }
+
+    /// <summary>
+    /// The exec being read is another life's than the entry's last exec, so not the interpreter of that one: the
+    /// running process is a later life, or the pid's next exec in the history is a later life's. A reused pid's
+    /// earlier life may leave its exec without the interpreter event that ends it (merged into an earlier one).
+    /// </summary>
+    private bool ExecOfAnotherLife(int pid, Entry entry)
+    {
+        if (Degraded || entry.Life is not { } last || !_execEvents)
+        {
+            return false;
+        }
+
+        ProcessLife[] lives = CandidateLives(pid, default);
+        if (lives.Length == 0 || IsLife(last, lives[^1]))
+        {
+            return false;
+        }
+
+        if (!_execGone && _execPidFd >= 0)
+        {
+            return true;   // it runs: the latest life
+        }
+
+        return entry.Anchored && NthExecLife(lives, entry.ExecCount + 1) is { } next && !IsLife(next, last);
     }
 
     /// <summary>An exec entry whose program is in a marked program directory: its exit will show in this queue.</summary>
@@ -239,6 +342,7 @@ internal sealed unsafe class ProcessTable : IDisposable
         entry.Ended = false;
         entry.ExitExpected = _programDirectories is { } directories &&
             System.IO.Path.GetDirectoryName(entry.Facts.Exe) is { } directory && directories.Contains(directory);
+        entry.UnseenExitsAtExec = _unseenExits.GetValueOrDefault(entry.Facts.Exe);
     }
 
     /// <summary>
@@ -308,14 +412,33 @@ internal sealed unsafe class ProcessTable : IDisposable
     {
         if (!_entries.TryGetValue(pid, out Entry? entry))
         {
-            _entries[pid] = new Entry { Facts = live };
+            _entries[pid] = new Entry { Facts = live, Life = LatestLife(pid) };
             return;
         }
 
         entry.Facts = entry.Facts.Source == ProcessSource.Exec && string.Equals(entry.Facts.Exe, live.Exe, StringComparison.Ordinal)
             ? live.Copy(ProcessSource.Exec, entry.Facts.Sequence) : live;
         entry.FromScan = false;
+        entry.Life = LatestLife(pid);
     }
+
+    /// <summary>The life of pid that runs now, for facts read from a process held or seen running in this batch.</summary>
+    private ProcessLife? LatestLife(int pid)
+    {
+        if (Degraded)
+        {
+            return null;
+        }
+
+        ProcessLife[] lives = CandidateLives(pid, default);
+        return lives.Length == 0 ? null : lives[^1];
+    }
+
+    /// <summary>
+    /// Whether the rest of the batch holds the exit of the process that runs <c>facts</c> as pid (the last close of its
+    /// program, before any exec of that pid): set by the responder, which holds the batch.
+    /// </summary>
+    public Func<int, ProcessInfo, bool>? ExitAhead { get; set; }
 
     /// <summary>The process of a notification event, read after the fact.</summary>
     /// <param name="pidFd">The event's pidfd, FAN_EPIDFD (gone), or FAN_NOPIDFD/-1 (not reported).</param>
@@ -355,11 +478,11 @@ internal sealed unsafe class ProcessTable : IDisposable
 
             // It runs another program now: exec'd after this event (the exec event comes later in the queue), or
             // the pid is another process's. Without exec events, it may as well have exec'd before this event.
-            return _execEvents && IsSameLife(pid, entry) ? entry.Facts : ProcessInfo.Unknown;
+            return _execEvents && IsSameLife(pid, entry) ? entry.Facts : LaterLife(pid, entry);
         }
 
         isGone = true;
-        return IsSameLife(pid, entry) ? entry.Facts : ProcessInfo.Unknown;
+        return IsSameLife(pid, entry) ? entry.Facts : LaterLife(pid, entry);
     }
 
     /// <summary>Forgets a pid (the warm-up's).</summary>
@@ -397,9 +520,18 @@ internal sealed unsafe class ProcessTable : IDisposable
         ProcessLife[] lives = CandidateLives(pid, entry.Facts.StartTime);
         if (lives.Length > 1)
         {
-            // The pid was reused. An event read after the exec and before the exit of the life that exec'd this
-            // program is of that life; after its exit, or without an exit to wait for, which life raised it is not known.
-            return entry.Facts.Source == ProcessSource.Exec && entry.ExitExpected && !entry.Ended;
+            // The pid was reused. Facts read while their life ran are of every event until a later life was forked.
+            if (entry.Life is not null && IsLife(entry.Life, lives[^1]))
+            {
+                return true;   // no later life was forked before this batch was read
+            }
+
+            // An exec entry: its life's exit is the last close of its program, by its pid. An event before that close
+            // is of its life; but the close can come late, under another pid (see OnClose), after a later life's
+            // events. So only a close still ahead in this batch proves the event is of the life that exec'd.
+            return entry.Facts.Source == ProcessSource.Exec && entry.ExitExpected && !entry.Ended &&
+                _unseenExits.GetValueOrDefault(entry.Facts.Exe) == entry.UnseenExitsAtExec &&
+                ExitAhead?.Invoke(pid, entry.Facts) == true;
         }
 
         if (!_execEvents && lives.Length == 1 && lives[0].Execs.Exists(exec => exec > entry.Facts.Sequence))
@@ -421,6 +553,28 @@ internal sealed unsafe class ProcessTable : IDisposable
         }
 
         return true;
+    }
+
+    /// <summary>
+    /// An event after the exit of the entry's life (its program's last close was read): the pid's next life, if
+    /// the entry's life is known and only one life, which never exec'd (a fork of a shell, a subshell), came after
+    /// it; named after its parent as <see cref="FromHistory"/> names one. Else Unknown.
+    /// </summary>
+    private ProcessInfo LaterLife(int pid, Entry entry)
+    {
+        if (Degraded || !entry.Ended || !_execEvents)
+        {
+            return ProcessInfo.Unknown;
+        }
+
+        ProcessLife[] lives = CandidateLives(pid, default);
+        if (lives.Length < 2 || entry.Life is null || !IsLife(entry.Life, lives[^2]) ||
+            lives[^1].Execs.Count != 0 || lives[^1].ForkSequence == 0)
+        {
+            return ProcessInfo.Unknown;
+        }
+
+        return Inherit(pid, lives[^1], 0);
     }
 
     /// <summary>
@@ -489,7 +643,12 @@ internal sealed unsafe class ProcessTable : IDisposable
         ProcessInfo facts = Inherit(pid, lives[0], 0);
         if (facts.Source != ProcessSource.Unknown)
         {
-            _entries[pid] = new Entry { Facts = facts };
+            // Its only life, which has not exec'd here yet: each of its execs, if forked after the marks, is read here.
+            _entries[pid] = new Entry
+            {
+                Facts = facts, Life = lives[0],
+                Anchored = lives[0].ForkSequence > System.Threading.Volatile.Read(ref _marksPlacedSequence),
+            };
         }
 
         return facts;
@@ -548,16 +707,20 @@ internal sealed unsafe class ProcessTable : IDisposable
 
         // A fork copies its parent's program, arguments, users, session and cgroup; it starts at the fork.
         DateTime? forkTime = life.ForkTimeNs == 0 ? null : BootClock.MonotonicToUtc(life.ForkTimeNs);
-        return parentFacts.Copy(ProcessSource.Inherited, _history.Sequence, pid, parent, forkTime);
+        bool idsChanged = life.IdChangeSequence != 0 || (parentLife is not null && parentLife.IdChangeSequence > life.ForkSequence);
+        return parentFacts.Copy(ProcessSource.Inherited, _history.Sequence, pid, parent, forkTime, userId: idsChanged ? -1 : null);
     }
 
     /// <summary>The facts of an exec: the program file; the rest from /proc if the process is seen running it.</summary>
     /// <param name="setId">The program may change the user (set-user-ID or set-group-ID, or not known).</param>
     private ProcessInfo ExecFacts(int pid, string path, string name, Entry entry, bool setId)
     {
-        // Still in its execve, /proc names the program before: read the facts only if it runs this one.
-        if (_proc.ReadRunning(pid, path) is { } running)
+        // Still in its execve, /proc names the program before: read the facts only if it runs this one. Not once the
+        // pidfd says it exited: its pid may be another process's now, running the same program. Read while the pidfd
+        // says it runs, /proc was that process's.
+        if (!_execGone && _proc.ReadRunning(pid, path) is { } running && !(_execPidFd >= 0 && HasExited(_execPidFd)))
         {
+            entry.Life = _execLife ?? (_execPidFd >= 0 ? LatestLife(pid) : null);
             // Read at its exec: complete, but a permission event reads it once more (it may rename itself first).
             return running.Copy(ProcessSource.Exec, _history?.Sequence ?? 0, isRead: false);
         }
@@ -566,22 +729,89 @@ internal sealed unsafe class ProcessTable : IDisposable
         // it was given, which differs through a symlink: sh for dash). An exec keeps the parent and, unless the program
         // is set-ID, the user: those of the facts before it, when they were this process's.
         ProcessInfo before = entry.Facts;
-        bool sameProcess = before.Source != ProcessSource.Unknown && !Degraded && IsSameLife(pid, entry);
-        ProcessLife? life = sameProcess ? null : OnlyLife(pid);
-        // The login uid, the session, the start and (until it moves) the cgroup survive an exec as well.
+        ProcessLife? execLife = _execLife;
+        bool sameProcess = before.Source != ProcessSource.Unknown && !Degraded &&
+            (execLife is not null && entry.Life is not null ? IsLife(execLife, entry.Life) : IsSameLife(pid, entry));
+        entry.Life = execLife ?? (sameProcess ? entry.Life : null);
+        ProcessLife? life = sameProcess ? null : execLife is { ForkSequence: not 0 } ? execLife : OnlyLife(pid);
+        // Else a fork since the start: what it inherited from its parent at the fork, which an exec keeps too.
+        ProcessInfo? parent = life is null ? null : ParentAtFork(life);
+        int userId = setId ? -1
+            : sameProcess ? (IdsChangedSince(pid, before.Sequence) ? -1 : before.UserId)
+            : parent is not null && life!.IdChangeSequence == 0 ? parent.UserId : -1;
+        // The login uid, the session, the start and (until it moves) the cgroup survive an exec as well. A child's
+        // cgroup is its parent's only where the parent is in a container: a runtime moves the processes it starts
+        // into one between their fork and their exec, unseen here.
+        bool containerOfParent = parent is not null && parent.ContainerId.Length > 0;
         return new ProcessInfo(System.Text.Encoding.UTF8.GetBytes(path), path, name.Length > 0 ? name : CommOf(path), string.Empty,
-            sameProcess ? before.ParentProcessId : life?.ParentProcessId ?? 0, sameProcess && !setId ? before.UserId : -1, pid)
+            sameProcess ? before.ParentProcessId : life?.ParentProcessId ?? 0, userId, pid)
         {
             Source = ProcessSource.Exec,
             IsRead = false,
             StartTicks = sameProcess ? before.StartTicks : 0,
             StartTime = sameProcess ? before.StartTime : life is { ForkTimeNs: > 0 } ? BootClock.MonotonicToUtc(life.ForkTimeNs) : default,
-            LoginUserId = sameProcess ? before.LoginUserId : -1,
-            SessionId = sameProcess ? before.SessionId : -1,
-            Cgroup = sameProcess ? before.Cgroup : string.Empty,
-            ContainerId = sameProcess ? before.ContainerId : string.Empty,
+            LoginUserId = sameProcess ? before.LoginUserId : parent?.LoginUserId ?? -1,
+            SessionId = sameProcess ? before.SessionId : parent?.SessionId ?? -1,
+            Cgroup = sameProcess ? before.Cgroup : containerOfParent ? parent!.Cgroup : string.Empty,
+            ContainerId = sameProcess ? before.ContainerId : containerOfParent ? parent!.ContainerId : string.Empty,
             Sequence = _history?.Sequence ?? 0,
         };
+    }
+
+    /// <summary>
+    /// The facts of the parent a life was forked from, as they were at the fork: its table entry, or /proc while it
+    /// runs, if its pid is still its and its ids did not change since the fork. Null when not known.
+    /// </summary>
+    private ProcessInfo? ParentAtFork(ProcessLife life)
+    {
+        int parent = life.ParentProcessId;
+        if (parent <= 0 || life.ForkSequence == 0)
+        {
+            return null;
+        }
+
+        ProcessLife[] parentLives = _history!.LivesSince(parent, life.ForkSequence);
+        if (parentLives.Length > 1 || (parentLives.Length == 1 && parentLives[0].FirstSequence > life.ForkSequence))
+        {
+            return null;   // the parent's pid was reused since the fork
+        }
+
+        ProcessLife? parentLife = parentLives.Length == 1 ? parentLives[0] : null;
+        if (parentLife is not null && parentLife.IdChangeSequence > life.ForkSequence)
+        {
+            return null;   // its ids now are not those the child inherited
+        }
+
+        if (_entries.TryGetValue(parent, out Entry? parentEntry) && parentEntry.Facts.IsRead && parentEntry.Facts.HasFacts &&
+            IsSameLife(parent, parentEntry))
+        {
+            return parentEntry.Facts;
+        }
+
+        if (parentLife is { ExitSequence: not 0 } || _proc.ReadRunning(parent) is not { } running)
+        {
+            return null;
+        }
+
+        // Started after the fork: another process has the pid now, which the history has not heard of yet.
+        DateTime fork = life.ForkTimeNs == 0 ? default : BootClock.MonotonicToUtc(life.ForkTimeNs);
+        TimeSpan tick = TimeSpan.FromSeconds(1.0 / Math.Max(1, BootClock.TicksPerSecond));
+        return fork != default && running.StartTime > fork + tick ? null : running;
+    }
+
+    /// <summary>The same life of a pid (the history hands out copies): its first message names it.</summary>
+    private static bool IsLife(ProcessLife a, ProcessLife b) => a.FirstSequence == b.FirstSequence;
+
+    /// <summary>The history heard of a change of pid's user or group ids after <paramref name="sequence"/> (or cannot tell).</summary>
+    private bool IdsChangedSince(int pid, long sequence)
+    {
+        if (Degraded)
+        {
+            return false;   // as before the connector: the facts read stand
+        }
+
+        ProcessLife[] lives = CandidateLives(pid, default);
+        return lives.Length > 1 || (lives.Length == 1 && lives[0].IdChangeSequence > sequence);
     }
 
     /// <summary>Pid's only life since the start (forked since: its parent and start are known); null when there are more, or none.</summary>
@@ -684,6 +914,8 @@ internal sealed unsafe class ProcessTable : IDisposable
         {
             _entries.Remove(pid);
         }
+
+        _prunedBefore = sequence;
     }
 
     public void Dispose()
@@ -721,6 +953,16 @@ internal sealed unsafe class ProcessTable : IDisposable
         public bool ExitExpected;
         /// <summary>That close was read: the life that exec'd the program has ended.</summary>
         public bool Ended;
+        /// <summary>How many exits of its program were unseen (closed by another process) when it exec'd it.</summary>
+        public int UnseenExitsAtExec;
+        /// <summary>The program before its last exec, whose close that exec causes.</summary>
+        public string? PreviousExe;
+        /// <summary>The execs of this pid read in this queue (an interpreter's exec event is not one).</summary>
+        public int ExecCount;
+        /// <summary>ExecCount counts every exec of the pid since a fork after the marks: it names the life of the next.</summary>
+        public bool Anchored;
+        /// <summary>The life of the pid whose facts these are, where they were read while it ran; else null.</summary>
+        public ProcessLife? Life;
         public Awaiting Awaiting;
         public FileId AwaitedFile;
         public string AwaitedName = string.Empty;

@@ -30,6 +30,12 @@ internal sealed unsafe partial class Responder
 
         if (record.Pid == _ownPid && !_settings.IncludeSelf)
         {
+            if (!_settings.Unprivileged && (record.Mask & Fanotify.FAN_CLOSE_NOWRITE) != 0)
+            {
+                // Reading /proc/PID/exe can make a dying process's exit (its program's last close) this process's.
+                _processes.OnClose(record.Pid, record.Fd >= 0 ? slot.Path ??= ResolvePath(record.Fd, out slot.IsDeleted) : ResolveProgram(batch, info));
+            }
+
             CloseFd(record.Fd);
             CloseFd(info.PidFd);
             _ownEventCount++;
@@ -42,6 +48,9 @@ internal sealed unsafe partial class Responder
             _filteredCount++;
             return;
         }
+
+        // A pidfd record with FAN_NOPIDFD: the process was reaped before the read, and its pid may be another's now.
+        int pidFd = info.HasPidFd && info.PidFd == Fanotify.FAN_NOPIDFD ? Fanotify.FAN_EPIDFD : info.PidFd;
 
         // An exec: who the process is from here on in this queue; the close of a program file: maybe its exit. Each is
         // reported only where the user's own marks ask for it.
@@ -60,7 +69,7 @@ internal sealed unsafe partial class Responder
 
             if ((mask & Fanotify.FAN_OPEN_EXEC) != 0)
             {
-                _processes.OnExec(record.Pid, record.Fd, program);
+                _processes.OnExec(record.Pid, record.Fd, program, pidFd);
             }
             else
             {
@@ -142,7 +151,7 @@ internal sealed unsafe partial class Responder
         }
         else
         {
-            process = ResolveProcess(record.Pid, info.PidFd, (record.Mask & Fanotify.FAN_OPEN_EXEC) != 0, out isGone);
+            process = ResolveProcess(record.Pid, pidFd, (record.Mask & Fanotify.FAN_OPEN_EXEC) != 0, out isGone);
         }
 
         CloseFd(info.PidFd);
@@ -202,6 +211,43 @@ internal sealed unsafe partial class Responder
     /// process already gone (FAN_EPIDFD) is not looked up in /proc, where its pid may now belong to another.
     /// </summary>
     private ProcessInfo ResolveProcess(int pid, int pidFd, bool isExec, out bool isGone) => _processes.Resolve(pid, pidFd, isExec, out isGone);
+
+    /// <summary>
+    /// The rest of the batch, after the event being delivered, holds pid's last close of the program of
+    /// <paramref name="facts"/> before any exec of pid: the exit of the process that runs it is still ahead in the queue.
+    /// </summary>
+    private bool ExitAhead(int pid, ProcessInfo facts)
+    {
+        var rest = new ReadOnlySpan<byte>(_batchStart + _aheadOffset, _batchLength - _aheadOffset);
+        var reader = new FanotifyEventReader(rest);
+        while (reader.TryRead(out FanotifyEventRecord record))
+        {
+            if (record.Pid != pid || (record.Mask & (Fanotify.FAN_OPEN_EXEC | Fanotify.FAN_CLOSE_NOWRITE)) == 0)
+            {
+                continue;
+            }
+
+            if ((record.Mask & Fanotify.FAN_OPEN_EXEC) != 0)
+            {
+                return false;
+            }
+
+            if (record.Fd >= 0)
+            {
+                if (_links.TryReadFdLink(record.Fd, out ReadOnlySpan<byte> link) && link.SequenceEqual(facts.Link))
+                {
+                    return true;
+                }
+            }
+            else if (record.MetadataLength < record.EventLength && FanotifyInfoReader.TryRead(rest, record, out FanotifyEventInfo info) &&
+                string.Equals(ResolveProgram(rest, info), facts.Exe, StringComparison.Ordinal))
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
 
     /// <summary>A file-handle group's exec event: the program by its directory's handle and its name.</summary>
     private string ResolveProgram(ReadOnlySpan<byte> batch, in FanotifyEventInfo info)

@@ -6,7 +6,7 @@ using FanotifyPS.Interop;
 namespace FanotifyPS.Watching;
 
 // The dry run of everything the responder thread runs, before the first mark.
-internal sealed partial class Responder
+internal sealed unsafe partial class Responder
 {
     /// <summary>
     /// Runs every path of the responder once on synthetic batches, on this thread, before any mark exists:
@@ -39,6 +39,13 @@ internal sealed partial class Responder
             SyntheticEvents.WriteRecord(batch, 7, Fanotify.FAN_OPEN_EXEC | Fanotify.FAN_OPEN, fds[6], int.MaxValue);
             HandleBatch(batch, groupFd);
             _ = ProgramImage.ScriptInterpreter("/bin/sh -e\n"u8);
+
+            // A reused pid's exit looked for in the rest of a batch: a close of another file, then an exec.
+            int closed = Libc.eventfd(0, Libc.EFD_CLOEXEC);
+            SyntheticEvents.WriteRecord(batch, 0, Fanotify.FAN_CLOSE_NOWRITE, closed, int.MaxValue);
+            SyntheticEvents.WriteRecord(batch, 1, Fanotify.FAN_OPEN_EXEC, Fanotify.FAN_NOFD, int.MaxValue);
+            WarmUpExitAhead(batch.Slice(0, 2 * Fanotify.FAN_EVENT_METADATA_LEN));
+            _ = Libc.close(closed);
         }
         else
         {
@@ -52,6 +59,8 @@ internal sealed partial class Responder
             HandleBatch(fid.Slice(0, length), groupFd);
             HandleBatch(fid.Slice(0, length), groupFd);
             _ = ProgramImage.IsElfInterpreterName("ld-linux-x86-64.so.2");
+            length = SyntheticEvents.FidEvent(fid, Fanotify.FAN_CLOSE_NOWRITE, int.MaxValue);
+            WarmUpExitAhead(fid.Slice(0, length));
         }
 
         // The deny path (with and without an errno) and the policy matcher, against an fd the group does not know.
@@ -81,5 +90,15 @@ internal sealed partial class Responder
         _eventCount = _droppedCount = _overflowCount = _ownEventCount = _filteredCount = _unnamedCount = _execEventCount = 0;
         _allowedCount = _deniedCount = _wouldDenyCount = 0;
         Volatile.Write(ref _failureWhat, null);
+    }
+
+    private void WarmUpExitAhead(ReadOnlySpan<byte> batch)
+    {
+        _batchStart = (byte*)System.Runtime.CompilerServices.Unsafe.AsPointer(ref MemoryMarshal.GetReference(batch));
+        _batchLength = batch.Length;
+        _aheadOffset = 0;
+        _ = ExitAhead(int.MaxValue, ProcessInfo.Unknown);
+        _batchStart = null;
+        _batchLength = 0;
     }
 }

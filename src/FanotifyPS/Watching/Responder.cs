@@ -63,6 +63,9 @@ internal sealed unsafe partial class Responder : IDisposable
     private readonly ManualResetEventSlim _ready = new(false);
     private readonly long _spinTicks;
     private int _readSize;
+    private byte* _batchStart;
+    private int _batchLength;
+    private int _aheadOffset;
     private readonly Thread _thread;
 
     private byte* _readBuffer;
@@ -93,6 +96,7 @@ internal sealed unsafe partial class Responder : IDisposable
         _buffer = buffer;
         _settings = settings;
         _processes = settings.Processes;
+        _processes.ExitAhead = ExitAhead;
         _readBuffer = (byte*)NativeMemory.AlignedAlloc(ReadBufferSize, 8);
         _statx = (byte*)NativeMemory.AlignedAlloc(Libc.StatxSize, 8);
         _spinTicks = settings.SpinMicroseconds * System.Diagnostics.Stopwatch.Frequency / 1_000_000;
@@ -401,8 +405,12 @@ internal sealed unsafe partial class Responder : IDisposable
         // Pass 2: resolve, filter, close, hand off.
         reader = new FanotifyEventReader(batch);
         index = 0;
+        // The batch is native memory or the warm-up's stack: it does not move while it is handled.
+        _batchStart = (byte*)System.Runtime.CompilerServices.Unsafe.AsPointer(ref MemoryMarshal.GetReference(batch));
+        _batchLength = batch.Length;
         while (reader.TryRead(out FanotifyEventRecord record))
         {
+            _aheadOffset = record.Offset + (int)record.EventLength;
             ref Slot slot = ref _slots[index++];
             Deliver(batch, record, ref slot);
             slot = default;   // let the strings go with the event

@@ -204,6 +204,7 @@ function Measure-FanotifyAttribution {
     foreach ($c in $script:Cases.Keys) { $cases[$c] = New-Tally }
     $other = 0; $overflows = 0; $unexpected = 0; $unexpectedKinds = @{}
     $wrong = [Collections.Generic.List[object]]::new()
+    $missing = [Collections.Generic.List[object]]::new()
     $subshellBad = [Collections.Generic.List[object]]::new()
     $byFile = @{}
     $hasStartTime = $false
@@ -238,6 +239,9 @@ function Measure-FanotifyAttribution {
         if ($verdict -eq 'Wrong' -or $nameVerdict -eq 'Wrong') {
             $wrong.Add([pscustomobject]@{ Event = "$($e.Event)"; Path = $path; ProcessId = $e.ProcessId; Exe = $exe; ProcessName = $name; ExpectedExe = $expected.Exe; ExpectedComm = $expected.Comm })
         }
+        if ($verdict -eq 'Missing') {
+            $missing.Add([pscustomobject]@{ Event = "$($e.Event)"; Path = $path; ProcessId = $e.ProcessId; ProcessName = $name; ExpectedExe = $expected.Exe; Case = $expected.Case })
+        }
         if ($expected.Case -eq 'pid-reuse') {
             # To the tick (the two lives start milliseconds apart); an event that does not know it keeps what another said.
             $start = $null
@@ -255,6 +259,7 @@ function Measure-FanotifyAttribution {
         UnexpectedKinds = $unexpectedKinds
         Overflows  = $overflows
         Wrong      = $wrong.ToArray()
+        Missing    = $missing.ToArray()
         Subshell   = $subshellBad.ToArray()
         PidReuse   = Measure-PidReuse -ByFile $byFile -Mount $Mount -Workload $Workload -HasStartTime $hasStartTime
     }
@@ -487,6 +492,11 @@ function Format-AttributionReport {
     $null = $text.AppendLine("pid reuse: $($p.Reused) of $($p.Pairs) pairs got the same pid; $($p.BothRight) of $($p.Seen) seen pairs named both programs right; ProcessStartTime $(if ($p.HasStartTime) { "differs in $($p.DifferentStartTime) of $($p.Seen), is the same in $($p.SameStartTime)" } else { 'is not a property of this module' })")
     if (-not $Run.IsStatic) { $null = $text.AppendLine('static: no libc.a here, the "static" case ran a dynamic copy') }
     $null = $text.AppendLine("subshell pid/parent mismatches: $($Run.FanotifyPS.Subshell.Count)")
+    $missing = @($Run.FanotifyPS.Missing)
+    if ($missing.Count) {
+        $null = $text.AppendLine("FanotifyPS: $($missing.Count) named no program; the first ones:")
+        $null = $text.Append(($missing | Select-Object -First 8 | Format-Table -AutoSize | Out-String -Width 240))
+    }
     foreach ($result in @($Run.FanotifyPS, $Run.Fatrace) | Where-Object { $_ }) {
         $wrong = @($result.Wrong)
         if ($wrong.Count) {
