@@ -4,6 +4,9 @@
 # up (notification events, then with OpenPerm added), and with the watcher stopped (SIGSTOP) for the whole workload, so that every process has exited
 # before its events are read (100 iterations: about 3,000 processes and 2,500-4,500 events, far under the
 # kernel queue's 16,384). fatrace runs on the same tmpfs as a peer; its numbers are printed, not asserted.
+# Stopped, the first life of each reused pid is unknowable (the kernel merges its exit into its exec event, so
+# nothing in the queue says where its events end and the next life's begin): named none, those events are counted
+# apart and out of the tallies; named wrong, they fail the run.
 # The watcher is a child pwsh under a hard deadline (SIGKILL); the stopped run takes notification events only.
 
 BeforeDiscovery {
@@ -101,7 +104,14 @@ Describe 'Attribution against ground truth, <Name> reader' -Tag 'RequireRoot', '
         $p = $result.PidReuse
         $p.Reused | Should -BeGreaterThan ($p.Pairs / 2) -Because 'ns_last_pid gives the pid again unless another process forks in between'
         $p.Seen | Should -Be $p.Reused
-        $p.BothRight | Should -Be $p.Seen
+        if ($Mode -eq 'Stopped') {
+            # Read after both lives ended: the first life's exit was merged into its exec event, so its events may
+            # be named none (never wrong); the second life's are always named.
+            ($p.BothRight + $p.FirstUnknowable) | Should -Be $p.Seen
+        }
+        else {
+            $p.BothRight | Should -Be $p.Seen
+        }
     }
 
     It 'never gives the two processes of a reused pid the same ProcessStartTime' {

@@ -198,11 +198,15 @@ function Measure-FanotifyAttribution {
     ParentProcessId, and ProcessStartTime if the module has it) against the workload. Returns the tallies per
     event class and per special case, what was not the workload's (Other), the overflows, and the wrong events.
     #>
-    param([Parameter(Mandatory)] [object[]] $Event, [Parameter(Mandatory)] [string] $Mount, [Parameter(Mandatory)] $Tool, $Workload)
+    param([Parameter(Mandatory)] [object[]] $Event, [Parameter(Mandatory)] [string] $Mount, [Parameter(Mandatory)] $Tool, $Workload,
+        # Read after both lives of a reused pid ended (the Stopped mode): the kernel merged the first life's exit into
+        # its exec event, so which life raised the events between the two execs is not knowable. The first life's
+        # events named none are counted apart (Unknowable), out of every tally; named wrong, they count as wrong.
+        [switch] $EarlierLifeUnknowable)
     $classes = [ordered]@{}
     $cases = [ordered]@{}
     foreach ($c in $script:Cases.Keys) { $cases[$c] = New-Tally }
-    $other = 0; $overflows = 0; $unexpected = 0; $unexpectedKinds = @{}
+    $other = 0; $overflows = 0; $unexpected = 0; $unexpectedKinds = @{}; $unknowable = 0
     $wrong = [Collections.Generic.List[object]]::new()
     $missing = [Collections.Generic.List[object]]::new()
     $subshellBad = [Collections.Generic.List[object]]::new()
@@ -233,6 +237,11 @@ function Measure-FanotifyAttribution {
                 $subshellBad.Add([pscustomobject]@{ Path = $path; ProcessId = $e.ProcessId; ParentProcessId = $e.ParentProcessId; Expected = "pid $($parts[3]), parent $($parts[2])" })
             }
         }
+        if ($EarlierLifeUnknowable -and $verdict -eq 'Missing' -and $expected.Case -eq 'pid-reuse' -and $path -like "$Mount/reuse-tee/*") {
+            $unknowable++
+            $byFile[$path] = [pscustomobject]@{ Verdict = 'Unknowable'; ProcessId = "$($e.ProcessId)"; StartTime = $null }
+            continue
+        }
         if (-not $classes.Contains($class)) { $classes[$class] = New-Tally }
         Add-Tally $classes[$class] $verdict $nameVerdict
         if ($cases.Contains($expected.Case)) { Add-Tally $cases[$expected.Case] $verdict $nameVerdict }
@@ -258,6 +267,7 @@ function Measure-FanotifyAttribution {
         Unexpected = $unexpected
         UnexpectedKinds = $unexpectedKinds
         Overflows  = $overflows
+        Unknowable = $unknowable
         Wrong      = $wrong.ToArray()
         Missing    = $missing.ToArray()
         Subshell   = $subshellBad.ToArray()
@@ -270,18 +280,19 @@ function Measure-PidReuse {
     param($ByFile, [string] $Mount, $Workload, [bool] $HasStartTime)
     $pairs = @(if ($Workload) { $Workload.Pairs })
     $reused = @($pairs | Where-Object { $_.first -eq $_.second })
-    $bothRight = 0; $differentStart = 0; $sameStart = 0; $seen = 0
+    $bothRight = 0; $firstUnknowable = 0; $differentStart = 0; $sameStart = 0; $seen = 0
     foreach ($p in $reused) {
         $tee = $ByFile["$Mount/reuse-tee/tee.$($p.i).$($p.first)"]
         $touch = $ByFile["$Mount/reuse-touch/touch.$($p.i).$($p.second)"]
         if (-not $tee -or -not $touch) { continue }
         $seen++
         if ($tee.Verdict -eq 'Right' -and $touch.Verdict -eq 'Right' -and $tee.ProcessId -eq "$($p.first)" -and $touch.ProcessId -eq "$($p.first)") { $bothRight++ }
+        if ($tee.Verdict -eq 'Unknowable' -and $touch.Verdict -eq 'Right' -and $touch.ProcessId -eq "$($p.first)") { $firstUnknowable++ }
         if ($HasStartTime -and $tee.StartTime -and $touch.StartTime -and $tee.StartTime -ne $touch.StartTime) { $differentStart++ }
         if ($HasStartTime -and $tee.StartTime -and $touch.StartTime -and $tee.StartTime -eq $touch.StartTime) { $sameStart++ }
     }
     [pscustomobject]@{
-        Pairs = $pairs.Count; Reused = $reused.Count; Seen = $seen; BothRight = $bothRight
+        Pairs = $pairs.Count; Reused = $reused.Count; Seen = $seen; BothRight = $bothRight; FirstUnknowable = $firstUnknowable
         HasStartTime = $HasStartTime; DifferentStartTime = $differentStart; SameStartTime = $sameStart
     }
 }
@@ -431,7 +442,7 @@ Stop-FanotifyWatch `$watch
         if (-not (Test-Path $stats)) { throw "The FanotifyPS child watcher wrote no result: $($child.Process.StandardError.ReadToEnd())" }
         $counts = Get-Content $stats -Raw | ConvertFrom-Json
         $events = @(if ((Get-Item $csv).Length -gt 0) { Import-Csv $csv })
-        $fanotify = Measure-FanotifyAttribution -Event $events -Mount $Mount -Tool $Tool -Workload $workload
+        $fanotify = Measure-FanotifyAttribution -Event $events -Mount $Mount -Tool $Tool -Workload $workload -EarlierLifeUnknowable:($Mode -eq 'Stopped')
         $fanotify | Add-Member -NotePropertyName WatchCounts -NotePropertyValue $counts
         $fatraceResult = $null
         if ($peer) {
@@ -489,7 +500,7 @@ function Format-AttributionReport {
     }
     $null = $text.Append(($caseRows | Format-Table -AutoSize | Out-String -Width 200))
     $p = $Run.FanotifyPS.PidReuse
-    $null = $text.AppendLine("pid reuse: $($p.Reused) of $($p.Pairs) pairs got the same pid; $($p.BothRight) of $($p.Seen) seen pairs named both programs right; ProcessStartTime $(if ($p.HasStartTime) { "differs in $($p.DifferentStartTime) of $($p.Seen), is the same in $($p.SameStartTime)" } else { 'is not a property of this module' })")
+    $null = $text.AppendLine("pid reuse: $($p.Reused) of $($p.Pairs) pairs got the same pid; $($p.BothRight) of $($p.Seen) seen pairs named both programs right, $($p.FirstUnknowable) the second only (the first unknowable, $($Run.FanotifyPS.Unknowable) events); ProcessStartTime $(if ($p.HasStartTime) { "differs in $($p.DifferentStartTime) of $($p.Seen), is the same in $($p.SameStartTime)" } else { 'is not a property of this module' })")
     if (-not $Run.IsStatic) { $null = $text.AppendLine('static: no libc.a here, the "static" case ran a dynamic copy') }
     $null = $text.AppendLine("subshell pid/parent mismatches: $($Run.FanotifyPS.Subshell.Count)")
     $missing = @($Run.FanotifyPS.Missing)
