@@ -297,6 +297,42 @@ public class ProcessEventsListenerTests
     }
 
     [Fact]
+    public void A_uid_or_gid_change_is_read_as_an_id_change_of_the_process()
+    {
+        // struct id_proc_event { process_pid, process_tgid; r.ruid; e.euid }: a thread's change names its process.
+        byte[] uid = Message(Netlink.PROC_EVENT_UID, 3, 41, 40, 0, 65534);
+        byte[] gid = Message(Netlink.PROC_EVENT_GID, 4, 40, 40, 0, 65534);
+        ProcessEvent uidEvent = Assert.Single(ReadAll(uid, out _));
+        Assert.Equal(ProcessEventKind.IdChange, uidEvent.Kind);
+        Assert.Equal(40, uidEvent.ProcessId);
+        Assert.Equal(ProcessEventKind.IdChange, Assert.Single(ReadAll(gid, out _)).Kind);
+
+        var history = new ProcessHistory();
+        Assert.Equal(1, ProcessEventsListener.Apply(uid, history, out _));
+        Assert.NotEqual(0, Assert.Single(history.LivesSince(40, 0)).IdChangeSequence);
+    }
+
+    [Fact]
+    public void Hears_a_setuid_of_a_child()
+    {
+        ProcessEventsListener listener = OpenOrFail(ProcessEventsListener.LargeReceiveBuffer);
+        try
+        {
+            // setpriv changes its ids (setresuid), then execs true.
+            (int shell, int[] children) = RunShell("setpriv --reuid=65534 --regid=65534 --clear-groups /bin/true & echo $!; wait");
+            listener.Drain();
+
+            ProcessLife child = Assert.Single(listener.History.LivesSince(Assert.Single(children), 0));
+            Assert.NotEqual(0, child.IdChangeSequence);
+            Assert.Equal(0, Assert.Single(listener.History.LivesSince(shell, 0)).IdChangeSequence);
+        }
+        finally
+        {
+            listener.Close();
+        }
+    }
+
+    [Fact]
     public void Acquire_shares_one_listener_and_the_last_release_closes_it()
     {
         ProcessEventsListener? first = ProcessEventsListener.Acquire();

@@ -310,6 +310,41 @@ public sealed class ProcessTableTests : IDisposable
         _table.Forget(pid);
     }
 
+    [Fact]
+    public void A_gone_child_that_exec_d_keeps_its_running_parents_user_login_uid_and_session()
+    {
+        // Issue 19: a shell's cat, read after it exited, had no UserId. This process stands in for the shell.
+        _history.OnFork(Environment.ProcessId, Child, 0);
+        _history.OnExec(Child);
+        _history.OnExit(Child);
+        _table.OnExec(Child, -1, "/usr/bin/cat");
+        ProcessInfo facts = Resolve(Child);
+        ProcessInfo parent = new ProcessResolver().ReadRunning(Environment.ProcessId)!;
+        Assert.Equal("/usr/bin/cat", facts.Exe);
+        Assert.Equal(Environment.ProcessId, facts.ParentProcessId);
+        Assert.Equal(parent.UserId, facts.UserId);
+        Assert.Equal(parent.LoginUserId, facts.LoginUserId);
+        Assert.Equal(parent.SessionId, facts.SessionId);
+        Assert.Equal(string.Empty, facts.CommandLine);   // in the process's memory only
+    }
+
+    [Fact]
+    public void A_gone_child_that_changed_its_ids_or_ran_a_set_id_program_has_no_user()
+    {
+        _history.OnFork(Environment.ProcessId, Child, 0);
+        _history.OnIdChange(Child);
+        _history.OnExec(Child);
+        _history.OnExit(Child);
+        _history.OnFork(Environment.ProcessId, Grandchild, 0);
+        _history.OnExec(Grandchild);
+        _history.OnExit(Grandchild);
+        _table.OnExec(Child, -1, "/usr/bin/cat");
+        _table.OnExec(Grandchild, -1, "/usr/bin/su");   // set-user-ID root
+        Assert.Equal(-1, Resolve(Child).UserId);
+        Assert.Equal(-1, Resolve(Grandchild).UserId);
+        Assert.Equal("/usr/bin/su", Resolve(Grandchild).Exe);
+    }
+
     private ProcessInfo Resolve(int pid) => _table.Resolve(pid, Fanotify.FAN_EPIDFD, isExec: false, out _);
 
     public void Dispose() => _table.Dispose();

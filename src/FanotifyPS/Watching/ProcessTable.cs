@@ -240,13 +240,13 @@ internal sealed unsafe class ProcessTable : IDisposable
 
             if (!entry.SawInterpreter && !ExecOfAnotherLife(pid, entry))
             {
-                entry.Facts = ExecFacts(pid, path, entry.Facts.Name, entry, setId: true);
+                entry.Facts = ExecFacts(pid, path, entry.Facts.Name, entry, IsSetId(path));
                 ExpectExit(entry);
                 return;
             }
         }
 
-        NewExec(pid, path, entry, setId: true);
+        NewExec(pid, path, entry, IsSetId(path));
         entry.Awaiting = Awaiting.None;
     }
 
@@ -824,6 +824,26 @@ internal sealed unsafe class ProcessTable : IDisposable
 
         ProcessLife[] lives = CandidateLives(pid, default);
         return lives.Length == 1 && lives[0].ForkSequence != 0 ? lives[0] : null;
+    }
+
+    /// <summary>The program at <paramref name="path"/>, as this process sees it, may change the user (a file-handle group's exec: no fd).</summary>
+    private bool IsSetId(string path)
+    {
+        const ushort S_ISUID = 0x800, S_ISGID = 0x400;
+        int length = System.Text.Encoding.UTF8.GetByteCount(path);
+        if (path.Length == 0 || length > 4095)
+        {
+            return true;
+        }
+
+        Span<byte> terminated = stackalloc byte[length + 1];
+        System.Text.Encoding.UTF8.GetBytes(path, terminated);
+        terminated[length] = 0;
+        fixed (byte* p = terminated)
+        {
+            return Libc.statx(Libc.AT_FDCWD, p, 0, Libc.STATX_MODE, _statx) != 0 ||
+                (*(ushort*)(_statx + Libc.StatxModeOffset) & (S_ISUID | S_ISGID)) != 0;
+        }
     }
 
     private bool IsSetId(int fd)
