@@ -74,6 +74,17 @@ internal static class WatchParameters
                     ErrorIds.InvalidScope, ErrorCategory.InvalidArgument, path);
             }
         }
+        else if (scope == FanotifyScope.File)
+        {
+            // A File mark on a directory reports the directory's own events only (listing it, its attributes), never
+            // those of its files: a watch that says "Watching the file" and sees nothing of what is in it.
+            foreach (string path in resolved.Where(Directory.Exists))
+            {
+                throw new WatchException($"-Scope File needs a file, and '{path}' is a directory: a File mark would never see its files. " +
+                    "Use -Scope Directory for the directory and its entries, or -Scope Tree for everything below it.",
+                    ErrorIds.InvalidScope, ErrorCategory.InvalidArgument, path);
+            }
+        }
 
         return resolved;
     }
