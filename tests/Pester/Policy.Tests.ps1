@@ -146,3 +146,105 @@ Describe 'Deny policy' -Tag 'RequireRoot' {
         $warnings | Should -BeNullOrEmpty
     }
 }
+
+Describe 'Rules without a path of their own apply under the watch path' -Tag 'RequireRoot' {
+    BeforeAll {
+        $mount = New-TestMount
+        $null = New-Item -ItemType Directory "$mount/srv", "$mount/lib", "$mount/bin"
+        foreach ($f in "$mount/srv/data.txt", "$mount/outside.txt", "$mount/other.txt") { Set-Content $f 'x' }
+        & chmod 755 "$mount/srv"
+        & chmod 644 "$mount/srv/data.txt" "$mount/outside.txt" "$mount/other.txt"
+        # A program named curl (a copy of cat), and this system's C library on the watched filesystem: a program run
+        # with LD_LIBRARY_PATH=$mount/lib loads it from there, as every program loads it from / in real use.
+        Copy-Item $cat "$mount/bin/curl"
+        & chmod 755 "$mount/bin/curl"
+        $libc = (Get-Content /proc/self/maps | Where-Object { $_ -match '/libc\.so\.6$' } | Select-Object -First 1) -replace '^.* (/\S+)$', '$1'
+        Copy-Item $libc "$mount/lib/libc.so.6"
+        $md5sum = & readlink -f (Get-Command md5sum -CommandType Application | Select-Object -First 1).Source
+    }
+    AfterAll { Remove-TestMount $mount }
+    AfterEach { if ($watch) { Stop-FanotifyWatch $watch; $watch = $null } }
+
+    It '-DenyExe denies the program under the watch path and allows it elsewhere on the same filesystem, and says so' {
+        $watch = Start-FanotifyWatch "$mount/srv" -DenyExe '*/cat' -InformationVariable said -InformationAction SilentlyContinue
+        "$said" | Should -BeLike "Watching the whole filesystem mounted at $mount*The rule 'Deny' has no path of its own: it applies under $mount/srv only."
+        $denied = Invoke-Bounded cat @("$mount/srv/data.txt")
+        $denied.ExitCode | Should -Be 1
+        $denied.Output | Should -BeLike '*Operation not permitted*'
+        (Invoke-Bounded cat @("$mount/outside.txt")).Output | Should -Be 'x'
+        (Invoke-Bounded head @("$mount/srv/data.txt")).Output | Should -Be 'x'
+        $events = Receive-UntilEvent $watch { $_.Path -eq "$mount/srv/data.txt" -and $_.Exe -like '*/head' }
+        ($events | Where-Object { $_.Path -eq "$mount/srv/data.txt" -and $_.Response -eq 'Deny' }).Rule | Should -Be 'Deny'
+        $outside = $events | Where-Object { $_.Path -eq "$mount/outside.txt" -and $_.Exe -eq $cat }
+        $outside.Response | Should -Be 'Allow'
+        $outside.Rule | Should -BeNullOrEmpty
+    }
+
+    It 'lets a program denied under /tmp/x start: its C library is outside the watch path (the md5sum trial)' {
+        $null = New-Item -ItemType Directory "$mount/x" -Force
+        Set-Content "$mount/x/f" 'f'
+        Set-Content "$mount/g" 'g'
+        $watch = Start-FanotifyWatch "$mount/x" -DenyExe '*/md5sum' -InformationAction Ignore
+        $outside = Invoke-Bounded env @("LD_LIBRARY_PATH=$mount/lib", $md5sum, "$mount/g")
+        $outside.Output | Should -BeLike "*  $mount/g"
+        $outside.ExitCode | Should -Be 0
+        $inside = Invoke-Bounded env @("LD_LIBRARY_PATH=$mount/lib", $md5sum, "$mount/x/f")
+        $inside.ExitCode | Should -Be 1
+        $inside.Output | Should -BeLike "*$mount/x/f: Operation not permitted*"
+        $watch.Rules[0].Path | Should -BeNullOrEmpty
+    }
+
+    It '-DenyUser and -Rule without a path apply under the watch path; a rule with a path keeps it, outside the watch path too' {
+        $rules = @(
+            New-FanotifyRule -Name NoHead -Exe '*/head'
+            New-FanotifyRule -Name NoOutside -Path "$mount/outside.txt"
+        )
+        $watch = Start-FanotifyWatch "$mount/srv" -DenyUser $nobody -Rule $rules -InformationVariable said -InformationAction SilentlyContinue
+        "$said" | Should -BeLike "*The rules 'Deny', 'NoHead' have no path of their own: they apply under $mount/srv only."
+        (Invoke-Bounded setpriv @('--reuid=65534', '--regid=65534', '--clear-groups', $cat, "$mount/srv/data.txt")).ExitCode | Should -Be 1
+        (Invoke-Bounded setpriv @('--reuid=65534', '--regid=65534', '--clear-groups', $cat, "$mount/other.txt")).Output | Should -Be 'x'
+        (Invoke-Bounded head @("$mount/srv/data.txt")).ExitCode | Should -Be 1
+        (Invoke-Bounded head @("$mount/other.txt")).Output | Should -Be 'x'
+        (Invoke-Bounded cat @("$mount/outside.txt")).ExitCode | Should -Be 1
+        (Invoke-Bounded cat @("$mount/other.txt")).Output | Should -Be 'x'
+    }
+
+    It 'a watch of the whole filesystem leaves a rule without a path everywhere on it' {
+        $watch = Start-FanotifyWatch $mount -DenyExe '*/cat' -InformationVariable said -InformationAction SilentlyContinue
+        "$said" | Should -Not -BeLike '*no path of its own*'
+        (Invoke-Bounded cat @("$mount/outside.txt")).ExitCode | Should -Be 1
+        (Invoke-Bounded cat @("$mount/srv/data.txt")).ExitCode | Should -Be 1
+    }
+
+    It 'a file opened through a bind mount is judged by its path under the watched mount' {
+        $bind = Join-Path ([IO.Path]::GetDirectoryName($mount)) "bind-$([IO.Path]::GetFileName($mount))"
+        $null = New-Item -ItemType Directory $bind
+        try {
+            & mount --bind $mount $bind
+            $LASTEXITCODE | Should -Be 0
+            $watch = Start-FanotifyWatch "$mount/srv" -DenyExe '*/cat' -InformationAction Ignore
+            (Invoke-Bounded cat @("$bind/srv/data.txt")).ExitCode | Should -Be 1
+            (Invoke-Bounded cat @("$bind/outside.txt")).Output | Should -Be 'x'
+        }
+        finally {
+            if ($watch) { Stop-FanotifyWatch $watch; $watch = $null }
+            Remove-TestMount $bind
+        }
+    }
+
+    It 'runs Example 2 of Start-FanotifyWatch: audit first, then deny curl and wget under the watch path' {
+        # /srv is $mount/srv here; curl is a copy of cat named curl, so that it reads the file it is given.
+        $watch = Start-FanotifyWatch "$mount/srv" -DenyExe '*/curl', '*/wget' -AuditOnly -InformationAction Ignore
+        (Invoke-Bounded "$mount/bin/curl" @("$mount/srv/data.txt")).Output | Should -Be 'x'
+        $events = Receive-UntilEvent $watch { $_.Response -eq 'WouldDeny' }
+        ($events | Where-Object Response -eq 'WouldDeny').Path | Should -Be "$mount/srv/data.txt"
+        Stop-FanotifyWatch $watch
+
+        $watch = Start-FanotifyWatch "$mount/srv" -DenyExe '*/curl', '*/wget' -InformationAction Ignore
+        $denied = Invoke-Bounded "$mount/bin/curl" @("$mount/srv/data.txt")
+        $denied.ExitCode | Should -Be 1
+        $denied.Output | Should -BeLike '*Operation not permitted*'
+        (Invoke-Bounded "$mount/bin/curl" @("$mount/outside.txt")).Output | Should -Be 'x'
+        (Invoke-Bounded cat @("$mount/srv/data.txt")).Output | Should -Be 'x'
+    }
+}

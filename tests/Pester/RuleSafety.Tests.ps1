@@ -219,9 +219,12 @@ Describe 'Rules that deny everything, and rules that can never apply' -Tag 'Requ
 
     It '-WhatIf names the rules it would apply' {
         $pwsh = Get-PwshCommand
-        $script = "Import-Module '$env:FANOTIFYPS_MODULE'; Start-FanotifyWatch '$mount' -DenyPath '$mount/d/*' -DenyUser 65534 -WhatIf"
+        $script = "Import-Module '$env:FANOTIFYPS_MODULE'; Start-FanotifyWatch '$mount' -DenyPath '$mount/d/*' -DenyUser 65534 -WhatIf; " +
+            "Start-FanotifyWatch '$mount/d' -DenyExe '*/cat' -WhatIf"
         $run = Invoke-Bounded $pwsh.FilePath (@($pwsh.Prefix) + @('-NoProfile', '-NonInteractive', '-c', $script))
         $run.Output | Should -BeLike "*What if:*with rules: Deny: Deny Path $mount/d/`* and User 65534*"
+        $run.Output -split "`n" | Where-Object { $_ -like '*User 65534*' } | Should -Not -BeLike '*rules without a path*' -Because 'that rule has a path of its own'
+        $run.Output | Should -BeLike "*What if:*with rules: Deny: Deny Exe `*/cat*; rules without a path apply under $mount/d only*"
     }
 }
 

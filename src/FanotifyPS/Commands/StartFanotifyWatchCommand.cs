@@ -76,7 +76,8 @@ public sealed class StartFanotifyWatchCommand : WatchStartCommandBase
             WatchSpec spec = BuildSpec(Name, BuildPolicy(), AuditOnly);
             string target = string.Join(", ", spec.Paths);
             string rules = spec.Policy is null ? string.Empty :
-                $" with {(AuditOnly ? "audited " : string.Empty)}rules: {string.Join("; ", spec.Policy.Rules.Select(r => r.ToString()))}";
+                $" with {(AuditOnly ? "audited " : string.Empty)}rules: {string.Join("; ", spec.Policy.Rules.Select(r => r.ToString()))}" +
+                (spec.Policy.AreaRules.Length == 0 ? string.Empty : $"; rules without a path apply under {string.Join(", ", spec.Policy.Area)} only");
             if (!ShouldProcess(target, $"Start a fanotify watch ({spec.Events}, {spec.Scope} scope){rules}") || !ConfirmSweepingRules(spec, target))
             {
                 return;
