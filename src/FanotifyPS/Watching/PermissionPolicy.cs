@@ -214,6 +214,23 @@ internal sealed class PermissionPolicy
         return false;
     }
 
+    /// <summary>
+    /// Whether a rule applies to this file by its place alone (its -Path patterns, its -File identities, the area; a
+    /// rule with none: anywhere the watch sees), for some process. judgedPath is the file's path under the watched
+    /// mount, as the responder judges it.
+    /// </summary>
+    public bool Reaches(int ruleIndex, string judgedPath, in FileId file)
+    {
+        CompiledRule rule = _rules[ruleIndex];
+        return (rule.Path.Count == 0 || rule.Path.IsMatchAny(judgedPath)) &&
+            (rule.Files.Length == 0 || Array.IndexOf(rule.Files, file) >= 0) &&
+            (!rule.InArea || InArea(judgedPath));
+    }
+
+    /// <summary>The rule names a program or a user: it applies to some processes only.</summary>
+    public bool NamesProcess(int ruleIndex) =>
+        _rules[ruleIndex].Exe.Count != 0 || _rules[ruleIndex].Uids.Length != 0 || _rules[ruleIndex].LoginUids.Length != 0;
+
     public bool Denies(int ruleIndex) => ruleIndex >= 0 && _rules[ruleIndex].Action == FanotifyRuleAction.Deny;
 
     /// <summary>The response word for a deny by this rule: FAN_DENY, or FAN_DENY_ERRNO(errno).</summary>
