@@ -117,4 +117,54 @@ public class PermissionPolicyTests
 
         Assert.Equal(["AllPaths", "Root", "NoCondition"], policy.SweepingRules());
     }
+
+    [Fact]
+    public void A_rule_without_a_path_of_its_own_applies_under_the_area_only()
+    {
+        PermissionPolicy policy = PermissionPolicy.Compile([Rule("NoCurl", exe: ["*/curl"])], ["/srv", "/data/x"]);
+
+        Assert.Equal(["NoCurl"], policy.AreaRules);
+        Assert.Equal(Fanotify.FAN_OPEN_PERM, policy.PathMask);   // its path is read before the verdict
+        Assert.Equal(0, policy.Evaluate(Fanotify.FAN_OPEN_PERM, "/srv/www/index.html", "/usr/bin/curl", 0, -1));
+        Assert.Equal(0, policy.Evaluate(Fanotify.FAN_OPEN_PERM, "/srv", "/usr/bin/curl", 0, -1));
+        Assert.Equal(0, policy.Evaluate(Fanotify.FAN_OPEN_PERM, "/data/x/y", "/usr/bin/curl", 0, -1));
+        Assert.Equal(-1, policy.Evaluate(Fanotify.FAN_OPEN_PERM, "/usr/lib/x86_64-linux-gnu/libc.so.6", "/usr/bin/curl", 0, -1));
+        Assert.Equal(-1, policy.Evaluate(Fanotify.FAN_OPEN_PERM, "/srvx/file", "/usr/bin/curl", 0, -1));
+        Assert.Equal(-1, policy.Evaluate(Fanotify.FAN_OPEN_PERM, "/data/xy", "/usr/bin/curl", 0, -1));
+        Assert.Equal(-1, policy.Evaluate(Fanotify.FAN_OPEN_PERM, null, "/usr/bin/curl", 0, -1));
+        Assert.Equal(-1, policy.Evaluate(Fanotify.FAN_OPEN_PERM, "/srv/www/index.html", "/usr/bin/wget", 0, -1));
+    }
+
+    [Fact]
+    public void A_rule_with_a_path_or_a_file_of_its_own_keeps_it_whatever_the_area()
+    {
+        var file = new FanotifyRule("NoExe", FanotifyRuleAction.Deny, [], [], [], FanotifyEventType.OpenPerm, string.Empty, ["/proc/self/exe"]);
+        PermissionPolicy policy = PermissionPolicy.Compile([Rule("NoEtc", path: ["/etc/*"]), file], ["/srv"]);
+        FileId exe = FileSystemFacts.Identify("/proc/self/exe")!.Value;
+
+        Assert.Empty(policy.AreaRules);
+        Assert.Equal(0, policy.Evaluate(Fanotify.FAN_OPEN_PERM, "/etc/shadow", string.Empty, -1, -1));
+        Assert.Equal(1, policy.Evaluate(Fanotify.FAN_OPEN_PERM, "/usr/bin/dotnet", string.Empty, -1, -1, exe));
+    }
+
+    [Fact]
+    public void Without_an_area_a_rule_without_a_path_applies_everywhere_and_reads_no_path()
+    {
+        PermissionPolicy policy = PermissionPolicy.Compile([Rule("NoCurl", exe: ["*/curl"])]);
+
+        Assert.Empty(policy.AreaRules);
+        Assert.Equal(0UL, policy.PathMask);
+        Assert.Equal(0, policy.Evaluate(Fanotify.FAN_OPEN_PERM, null, "/usr/bin/curl", 0, -1));
+        Assert.Equal(Fanotify.FAN_OPEN_PERM, policy.Within(["/srv"]).PathMask);
+        Assert.Equal(0UL, policy.Within(["/srv"]).Within([]).PathMask);
+    }
+
+    [Fact]
+    public void A_rule_confined_to_the_area_does_not_sweep_a_filesystem()
+    {
+        FanotifyRule[] rules = [Rule("Root", user: ["0"]), Rule("NoCondition"), Rule("AllPaths", path: ["*"])];
+
+        Assert.Equal(["Root", "NoCondition", "AllPaths"], PermissionPolicy.Compile(rules).SweepingRules());
+        Assert.Equal(["AllPaths"], PermissionPolicy.Compile(rules, ["/srv"]).SweepingRules());
+    }
 }

@@ -176,3 +176,34 @@ Describe 'Default path' -Tag 'RequireRoot' {
         }
     }
 }
+
+Describe 'Counting accesses' -Tag 'RequireRoot' {
+    # The -Event help: the kernel merges a notification event into an identical unread one, so Open cannot count
+    # opens; a permission event waits for its own verdict, so OpenPerm can.
+    BeforeAll {
+        $mount = New-TestMount
+        Set-Content "$mount/f" 'f'
+        $openloop = Get-LoadTool openloop
+    }
+    AfterAll { Remove-TestMount $mount }
+    AfterEach { if ($watch) { Stop-FanotifyWatch $watch; $watch = $null } }
+
+    It 'gives fewer Open events than opens of one file by one process, and one OpenPerm event per open' {
+        $watch = Start-FanotifyWatch $mount -Event Open -InformationAction Ignore
+        (Invoke-Bounded $openloop @("$mount/f", '20000', 'r')).ExitCode | Should -Be 0
+        Set-Content "$mount/last" 'l'
+        $null = Invoke-Bounded cat @("$mount/last")
+        $events = Receive-UntilEvent $watch { $_.Path -eq "$mount/last" }
+        $opens = @($events | Where-Object { $_.Path -eq "$mount/f" -and $_.Exe -eq $openloop })
+        $opens.Count | Should -BeGreaterThan 0
+        $opens.Count | Should -BeLessThan 20000 -Because 'identical unread Open events are merged'
+        $watch.DroppedCount + $watch.OverflowCount | Should -Be 0
+        Stop-FanotifyWatch $watch
+
+        $watch = Start-FanotifyWatch $mount -Event OpenPerm -InformationAction Ignore
+        (Invoke-Bounded $openloop @("$mount/f", '2000', 'r')).ExitCode | Should -Be 0
+        $null = Invoke-Bounded cat @("$mount/last")
+        $events = Receive-UntilEvent $watch { $_.Path -eq "$mount/last" }
+        @($events | Where-Object { $_.Path -eq "$mount/f" -and $_.Exe -eq $openloop }).Count | Should -Be 2000
+    }
+}

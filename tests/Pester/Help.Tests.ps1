@@ -116,3 +116,11 @@ Describe 'about_FanotifyPS' {
         $about | Should -BeLike '*fails open*'
     }
 }
+
+Describe 'What the help says of -Event' {
+    It 'says in <_> that notification events are merged and cannot count, and that permission events can' -ForEach 'Start-FanotifyWatch', 'Get-FanotifyEvent' {
+        $text = (@((Get-Help $_ -Full).parameters.parameter | Where-Object name -eq 'Event').description.Text -join ' ') -replace '\s+', ' '
+        $text | Should -BeLike '*kernel merges an event into an identical one*unread in its queue*cannot count*'
+        $text | Should -BeLike '*Permission events are never merged*can count them*'
+    }
+}

@@ -219,9 +219,12 @@ Describe 'Rules that deny everything, and rules that can never apply' -Tag 'Requ
 
     It '-WhatIf names the rules it would apply' {
         $pwsh = Get-PwshCommand
-        $script = "Import-Module '$env:FANOTIFYPS_MODULE'; Start-FanotifyWatch '$mount' -DenyPath '$mount/d/*' -DenyUser 65534 -WhatIf"
+        $script = "Import-Module '$env:FANOTIFYPS_MODULE'; Start-FanotifyWatch '$mount' -DenyPath '$mount/d/*' -DenyUser 65534 -WhatIf; " +
+            "Start-FanotifyWatch '$mount/d' -DenyExe '*/cat' -WhatIf"
         $run = Invoke-Bounded $pwsh.FilePath (@($pwsh.Prefix) + @('-NoProfile', '-NonInteractive', '-c', $script))
         $run.Output | Should -BeLike "*What if:*with rules: Deny: Deny Path $mount/d/`* and User 65534*"
+        $run.Output -split "`n" | Where-Object { $_ -like '*User 65534*' } | Should -Not -BeLike '*rules without a path*' -Because 'that rule has a path of its own'
+        $run.Output | Should -BeLike "*What if:*with rules: Deny: Deny Exe `*/cat*; rules without a path apply under $mount/d only*"
     }
 }
 
@@ -242,5 +245,110 @@ Describe 'The start message' -Tag 'RequireRoot' {
         "$said" | Should -BeLike "Watching the directory $mount/d and its entries for OpenExecPerm. OpenExecPerm: every program start of an entry*"
         $silenced = Get-FanotifyEvent "$mount/d" -Timeout 0.1 -InformationAction Ignore 6>&1
         $silenced | Should -BeNullOrEmpty
+    }
+}
+
+Describe 'Rules that deny the dynamic loader or the C library' -Tag 'RequireRoot' {
+    # The watcher runs in a child pwsh in a mount namespace of its own, where this system's C library is a copy on a
+    # tmpfs (a bind mount over the file): there, the library every program loads is on the watched filesystem, as
+    # it is on / in real use, and no permission watch ever covers / or the repo. Only that namespace sees the copy.
+    BeforeAll {
+        $mount = New-TestMount
+        $null = New-Item -ItemType Directory "$mount/lib", "$mount/data", "$mount/other"
+        Set-Content "$mount/data/f" 'f'
+        Set-Content "$mount/other/g" 'g'
+        $libc = (Get-Content /proc/self/maps | Where-Object { $_ -match '/libc\.so\.6$' } | Select-Object -First 1) -replace '^.* (/\S+)$', '$1'
+        Copy-Item $libc "$mount/lib/libc.so.6"
+        $md5sum = & readlink -f (Get-Command md5sum -CommandType Application | Select-Object -First 1).Source
+        $work = Join-Path ([IO.Path]::GetTempPath()) "fanotifyps-libc-$([guid]::NewGuid())"
+        $null = New-Item -ItemType Directory $work
+        # $1: the answers to prompts (printf %b); $2: the copy; $3: the library it hides; then the command.
+        Set-Content "$work/launch.sh" @'
+answers=$1 copy=$2 libc=$3
+shift 3
+printf '%b' "$answers" | unshare --mount --propagation private sh -c 'mount --bind "$1" "$2" || exit 99; shift 2; exec "$@"' sh "$copy" "$libc" "$@"
+'@
+        $pwsh = Get-PwshCommand
+        $prelude = @"
+Import-Module '$env:FANOTIFYPS_MODULE'
+Import-Module '$(Join-Path $PSScriptRoot 'TestHelpers.psm1')'
+`$mount = '$mount'; `$md5sum = '$md5sum'; `$libc = '$libc'
+`$WarningPreference = 'SilentlyContinue'; `$InformationPreference = 'SilentlyContinue'
+"@
+        function Invoke-InNamespace([string] $Script, [string] $Answers = '', [switch] $Interactive) {
+            Set-Content "$work/child.ps1" ($prelude + "`n" + $Script)
+            $arguments = @("$work/launch.sh", $Answers, "$mount/lib/libc.so.6", $libc, $pwsh.FilePath) + @($pwsh.Prefix) +
+                @('-NoProfile') + @(if (-not $Interactive) { '-NonInteractive' }) + @('-File', "$work/child.ps1")
+            Invoke-Bounded sh $arguments -TimeoutSeconds 120
+        }
+    }
+    AfterAll {
+        Remove-TestMount $mount
+        Remove-Item $work -Recurse -Force -ErrorAction Ignore
+    }
+
+    It 'asks first (-Force where nobody can be asked) when a rule covers the C library, and not when it is outside the rule' {
+        $run = Invoke-InNamespace @'
+$facts = [ordered]@{ LibraryOn = "$(& stat -f -c %T $libc)" }
+$facts.Whole = Get-ErrorFacts { Start-FanotifyWatch $mount -DenyExe '*/md5sum' }
+$facts.LibDir = Get-ErrorFacts { Start-FanotifyWatch "$mount/lib" -DenyExe '*/md5sum' }
+$facts.PathRule = Get-ErrorFacts { Start-FanotifyWatch "$mount/data" -DenyPath "$mount/lib/*" }
+$facts.Fds = Get-FanotifyFdCount
+
+# Confined to a directory that does not hold the library: no question; md5sum starts, and is denied there only.
+$w = Start-FanotifyWatch "$mount/data" -DenyExe '*/md5sum'
+$facts.Inside = Invoke-Bounded $md5sum "$mount/data/f"
+$facts.Outside = Invoke-Bounded $md5sum "$mount/other/g"
+Stop-FanotifyWatch $w
+# An Allow rule for the libraries before it: no question either.
+$w = Start-FanotifyWatch $mount -Rule (New-FanotifyRule -Name Libs -Action Allow -Path "$mount/lib/*"), (New-FanotifyRule -Name NoMd5sum -Exe '*/md5sum')
+$facts.Shielded = Invoke-Bounded $md5sum "$mount/other/g"
+Stop-FanotifyWatch $w
+$w = Start-FanotifyWatch $mount -DenyExe '*/md5sum' -AuditOnly
+$facts.Audit = Invoke-Bounded $md5sum "$mount/other/g"
+Stop-FanotifyWatch $w
+
+# -Force: it really denies; md5sum cannot even start, other programs can.
+$w = Start-FanotifyWatch $mount -DenyExe '*/md5sum' -Force
+$facts.Forced = Invoke-Bounded $md5sum "$mount/other/g"
+$facts.ForcedCat = Invoke-Bounded cat "$mount/other/g"
+$facts.ForcedDenied = @(Get-FanotifyEvent -Watch $w | Where-Object Response -eq 'Deny' | ForEach-Object { "$($_.Exe) $($_.Path)" })
+Stop-FanotifyWatch $w
+$facts | ConvertTo-Json -Depth 3
+'@
+        $facts = $run.Output | ConvertFrom-Json
+        $facts.LibraryOn | Should -Be 'tmpfs' -Because 'the namespace hides the C library under its copy'
+        foreach ($refused in $facts.Whole, $facts.LibDir, $facts.PathRule) {
+            $refused.Id | Should -BeLike 'InvalidRule,*'
+            $refused.Category | Should -Be 'InvalidArgument'
+            $refused.Message | Should -BeLike "*'Deny' denies the dynamic loader or the C library ($libc)*cannot even start*-Force*"
+        }
+        $facts.Fds | Should -Be 0
+        $facts.Inside.ExitCode | Should -Be 1
+        $facts.Inside.Output | Should -BeLike "*$mount/data/f: Operation not permitted*"
+        $facts.Outside.ExitCode | Should -Be 0
+        $facts.Outside.Output | Should -BeLike "*  $mount/other/g"
+        $facts.Shielded.Output | Should -BeLike "*$mount/other/g: Operation not permitted*" -Because 'md5sum starts, and its rule still denies it the file'
+        $facts.Audit.ExitCode | Should -Be 0
+        $facts.Forced.ExitCode | Should -Be 127
+        $facts.Forced.Output | Should -BeLike '*libc.so.6: cannot open shared object file: Operation not permitted*'
+        $facts.ForcedCat.Output | Should -Be 'g'
+        $facts.ForcedDenied | Should -Contain "$md5sum $libc" -Because "an event names the file by the path it was opened by"
+    }
+
+    It 'asks at the prompt, and a no starts nothing while a yes starts a watch that denies' {
+        $run = Invoke-InNamespace -Interactive -Answers 'n\ny\n' @'
+$first = Start-FanotifyWatch $mount -DenyExe '*/md5sum'
+"After no: $(@(Get-FanotifyWatch).Count) watches"
+$second = Start-FanotifyWatch $mount -DenyExe '*/md5sum'
+"After yes: $(@(Get-FanotifyWatch).Count) watches"
+"md5sum: $((Invoke-Bounded $md5sum "$mount/other/g").ExitCode)"
+Stop-FanotifyWatch $second
+'@
+        # The host wraps the prompt at its width.
+        ($run.Output -replace '\s+', ' ') | Should -BeLike "*Deny the system's libraries?*'Deny' denies the dynamic loader or the C library ($libc)*Start the watch anyway?*"
+        $run.Output | Should -BeLike '*After no: 0 watches*'
+        $run.Output | Should -BeLike '*After yes: 1 watches*'
+        $run.Output | Should -BeLike '*md5sum: 127*'
     }
 }

@@ -89,6 +89,21 @@ Describe 'Tree, Directory and File scopes' -Tag 'RequireRoot' {
         finally { Stop-FanotifyWatch $watch }
     }
 
+    It 'refuses -Scope File on a directory as it refuses -Scope Tree on a file, before anything is watched' {
+        $fds = Get-FanotifyFdCount
+        foreach ($call in { Start-FanotifyWatch "$mount/top" -Scope File -Event OpenPerm }, { Get-FanotifyEvent "$mount/top" -Scope File -Timeout 0.1 },
+            { Start-FanotifyWatch "$mount/single.txt", "$mount/top" -Scope File }) {
+            $facts = Get-ErrorFacts $call
+            $facts.Id | Should -BeLike 'InvalidScope,*'
+            $facts.Category | Should -Be 'InvalidArgument'
+            $facts.Message | Should -BeLike "*-Scope File needs a file, and '$mount/top' is a directory*-Scope Directory*"
+        }
+        $facts = Get-ErrorFacts { Start-FanotifyWatch "$mount/single.txt" -Scope Tree }
+        $facts.Id | Should -BeLike 'InvalidScope,*'
+        $facts.Category | Should -Be 'InvalidArgument'
+        Get-FanotifyFdCount | Should -Be $fds
+    }
+
     It 'takes several paths in one watch' {
         $second = New-TestMount
         try {

@@ -83,7 +83,7 @@ public sealed class NewFanotifyRuleCommand : PSCmdlet
             if (rule.HasNoCondition && !Force)
             {
                 string effect = Action == FanotifyRuleAction.Deny
-                    ? "denies every open (and every program start) that the watch sees"
+                    ? "denies every open (and every program start) under the watch's paths (all of a filesystem whose root is one)"
                     : "allows everything, so that no rule after it can ever match";
                 throw new WatchException($"Rule '{name}' has no condition: it {effect}. Give -Path, -Exe, -User, -LoginUser or -File, or add -Force if that is what you mean.",
                     ErrorIds.InvalidRule, ErrorCategory.InvalidArgument, name);

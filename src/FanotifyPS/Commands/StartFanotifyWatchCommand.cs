@@ -53,7 +53,7 @@ public sealed class StartFanotifyWatchCommand : WatchStartCommandBase
     [ValidateNotNullOrEmpty]
     public string[]? DenyFile { get; set; }
 
-    /// <summary>Start a watch whose rules deny every open of a whole filesystem or mount, without asking.</summary>
+    /// <summary>Start a watch whose rules deny every open of a whole filesystem or mount, or the dynamic loader or C library, without asking.</summary>
     [Parameter]
     public SwitchParameter Force { get; set; }
 
@@ -76,7 +76,8 @@ public sealed class StartFanotifyWatchCommand : WatchStartCommandBase
             WatchSpec spec = BuildSpec(Name, BuildPolicy(), AuditOnly);
             string target = string.Join(", ", spec.Paths);
             string rules = spec.Policy is null ? string.Empty :
-                $" with {(AuditOnly ? "audited " : string.Empty)}rules: {string.Join("; ", spec.Policy.Rules.Select(r => r.ToString()))}";
+                $" with {(AuditOnly ? "audited " : string.Empty)}rules: {string.Join("; ", spec.Policy.Rules.Select(r => r.ToString()))}" +
+                (spec.Policy.AreaRules.Length == 0 ? string.Empty : $"; rules without a path apply under {string.Join(", ", spec.Policy.Area)} only");
             if (!ShouldProcess(target, $"Start a fanotify watch ({spec.Events}, {spec.Scope} scope){rules}") || !ConfirmSweepingRules(spec, target))
             {
                 return;
@@ -118,32 +119,51 @@ public sealed class StartFanotifyWatchCommand : WatchStartCommandBase
 
     /// <summary>
     /// A deny rule that matches every open of a whole filesystem or mount cuts off every process but this one
-    /// (-DenyPath '*', -DenyUser root, a rule with no condition): it needs -Force, or a yes at a prompt.
+    /// (-DenyPath '*', -DenyUser root, a rule with no condition); one that reaches the dynamic loader or the C library
+    /// keeps the programs it matches from starting at all (-DenyExe on a watch of /, a -DenyPath '/usr/*'). Either
+    /// needs -Force, or a yes at a prompt.
     /// </summary>
     private bool ConfirmSweepingRules(WatchSpec spec, string target)
     {
-        if (Force || AuditOnly || spec.Policy is null || spec.Scope is not (FanotifyScope.Filesystem or FanotifyScope.Mount))
+        if (Force || AuditOnly || spec.Policy is null)
         {
             return true;
         }
 
-        string[] sweeping = spec.Policy.SweepingRules();
-        if (sweeping.Length == 0)
+        string[] sweeping = spec.Scope is FanotifyScope.Filesystem or FanotifyScope.Mount ? spec.Policy.SweepingRules() : [];
+        var libraries = LibraryRules.Find(spec, SystemLibraries.Find());
+        var said = new List<string>();
+        if (sweeping.Length != 0)
+        {
+            said.Add($"The rule{(sweeping.Length == 1 ? string.Empty : "s")} {string.Join(", ", sweeping.Select(n => $"'{n}'"))} " +
+                $"den{(sweeping.Length == 1 ? "ies" : "y")} every open of {(spec.Scope == FanotifyScope.Mount ? "the mount" : "the whole filesystem")} " +
+                $"of {target} to every process but this pwsh");
+        }
+
+        if (libraries.Count != 0)
+        {
+            string[] files = libraries.SelectMany(l => l.Files).Distinct(System.StringComparer.Ordinal).ToArray();
+            bool one = libraries.Count == 1;
+            said.Add($"The rule{(one ? string.Empty : "s")} {string.Join(", ", libraries.Select(l => $"'{l.Rule}'"))} " +
+                $"den{(one ? "ies" : "y")} the dynamic loader or the C library ({string.Join(", ", files)}) to the processes {(one ? "it matches" : "they match")}: " +
+                "a dynamically linked program among them cannot even start while the watch runs");
+        }
+
+        if (said.Count == 0)
         {
             return true;
         }
 
-        string what = $"The rule{(sweeping.Length == 1 ? string.Empty : "s")} {string.Join(", ", sweeping.Select(n => $"'{n}'"))} " +
-            $"den{(sweeping.Length == 1 ? "ies" : "y")} every open of {(spec.Scope == FanotifyScope.Mount ? "the mount" : "the whole filesystem")} " +
-            $"of {target} to every process but this pwsh";
+        string what = string.Join(". ", said);
         try
         {
-            return ShouldContinue($"{what}. Start the watch anyway?", "Deny everything?");
+            return ShouldContinue($"{what}. Start the watch anyway?", sweeping.Length != 0 ? "Deny everything?" : "Deny the system's libraries?");
         }
         catch (System.Exception e) when (e is PSInvalidOperationException or System.Management.Automation.Host.HostException or System.NotImplementedException)
         {
-            throw new WatchException($"{what}, and this host cannot ask whether that is meant. Add -Force to start it anyway, or narrow the rule.",
-                ErrorIds.InvalidRule, ErrorCategory.InvalidArgument, sweeping);
+            throw new WatchException($"{what}, and this host cannot ask whether that is meant. Add -Force to start it anyway, or narrow the rule" +
+                (libraries.Count == 0 ? "." : ": a watch path that does not hold the libraries, a -DenyPath of its own, or an Allow rule for them first."),
+                ErrorIds.InvalidRule, ErrorCategory.InvalidArgument, sweeping.Concat(libraries.Select(l => l.Rule)).Distinct(System.StringComparer.Ordinal).ToArray());
         }
     }
 

@@ -16,9 +16,9 @@ internal static class StartMessage
     /// pwsh's output is redirected it is only recorded (6>&amp;1, -InformationVariable), so that it never becomes a
     /// line of data in `pwsh -c '...' | other-tool`.
     /// </summary>
-    public static void Write(PSCmdlet cmdlet, FanotifyWatch watch)
+    public static void Write(PSCmdlet cmdlet, FanotifyWatch watch, PermissionPolicy? policy)
     {
-        string text = For(watch);
+        string text = For(watch, policy);
         if (System.Console.IsOutputRedirected)
         {
             cmdlet.WriteInformation(text, ["FanotifyPS"]);
@@ -29,7 +29,7 @@ internal static class StartMessage
         }
     }
 
-    public static string For(FanotifyWatch watch)
+    public static string For(FanotifyWatch watch, PermissionPolicy? policy = null)
     {
         var parts = new List<string>();
         foreach (string path in watch.Path)
@@ -65,6 +65,15 @@ internal static class StartMessage
                 _ => "of that file",
             };
             text += $" {permission}: {string.Join(", ", waits)} {where} waits for this pwsh (pid {System.Environment.ProcessId}) to answer.";
+        }
+
+        if (policy?.AreaRules is { Length: > 0 } confined)
+        {
+            // Where the watch sees more than its paths (a filesystem or mount), say where a rule without a path denies.
+            string area = string.Join(", ", policy.Area);
+            text += Interop.PathText.Escape(confined.Length == 1
+                ? $" The rule '{confined[0]}' has no path of its own: it applies under {area} only."
+                : $" The rules {string.Join(", ", confined.Select(n => $"'{n}'"))} have no path of their own: they apply under {area} only.");
         }
 
         if (watch.Unprivileged)

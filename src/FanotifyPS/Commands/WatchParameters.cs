@@ -63,6 +63,24 @@ internal static class WatchParameters
             (rootId.Value.DevMajor == existingId.Value.DevMajor && rootId.Value.DevMinor == existingId.Value.DevMinor);
     }
 
+    /// <summary>
+    /// Where the rules without a place of their own (no -Path, no -File) apply: under the watch's paths. A Tree,
+    /// Directory or File scope confines every event to them already, and a path that is a whole filesystem (its
+    /// root, on a mount of that root) or a whole mount covers all the watch sees: none is needed (and no path is
+    /// read for such rules). Otherwise "Start-FanotifyWatch /srv -DenyExe '*/curl'" on the root filesystem would deny
+    /// curl every file of it, its libraries included, and not only those under /srv.
+    /// </summary>
+    internal static string[] RuleArea(string[] roots, FanotifyScope scope)
+    {
+        if (scope is not (FanotifyScope.Filesystem or FanotifyScope.Mount))
+        {
+            return [];
+        }
+
+        return roots.All(root => FileSystemFacts.MountOf(root) is { } mount && mount.MountPoint == root &&
+            (scope == FanotifyScope.Mount || mount.Root == "/")) ? [] : roots;
+    }
+
     /// <summary>The paths of a watch, checked against the scope.</summary>
     internal static string[] CheckScope(string[] resolved, FanotifyScope scope)
     {
@@ -71,6 +89,17 @@ internal static class WatchParameters
             foreach (string path in resolved.Where(p => !Directory.Exists(p)))
             {
                 throw new WatchException($"-Scope {scope} needs a directory, and '{path}' is a file. Use -Scope File for one file.",
+                    ErrorIds.InvalidScope, ErrorCategory.InvalidArgument, path);
+            }
+        }
+        else if (scope == FanotifyScope.File)
+        {
+            // A File mark on a directory reports the directory's own events only (listing it, its attributes), never
+            // those of its files: a watch that says "Watching the file" and sees nothing of what is in it.
+            foreach (string path in resolved.Where(Directory.Exists))
+            {
+                throw new WatchException($"-Scope File needs a file, and '{path}' is a directory: a File mark would never see its files. " +
+                    "Use -Scope Directory for the directory and its entries, or -Scope Tree for everything below it.",
                     ErrorIds.InvalidScope, ErrorCategory.InvalidArgument, path);
             }
         }

@@ -133,6 +133,7 @@ public abstract class WatchStartCommandBase : FanotifyFilterCommandBase
     internal WatchSpec BuildSpec(string? name, PermissionPolicy? policy, bool auditOnly)
     {
         string[] resolved = WatchParameters.CheckScope(WatchPaths(), Scope);
+        policy = policy?.Within(WatchParameters.RuleArea(resolved, Scope));
         FanotifyEventType combined = WatchParameters.CombineEvents(WatchedEvents, Scope);
         if (policy is not null && (combined & FanotifyRule.PermissionEvents & policy.Events) == 0)
         {
@@ -190,7 +191,7 @@ public abstract class WatchStartCommandBase : FanotifyFilterCommandBase
     internal FanotifyWatch StartWatch(WatchSpec spec)
     {
         FanotifyWatch watch = FanotifyWatch.Start(spec, WriteWarning);
-        StartMessage.Write(this, watch);
+        StartMessage.Write(this, watch, spec.Policy);
         return watch;
     }
 }

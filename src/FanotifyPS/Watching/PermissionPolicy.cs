@@ -19,24 +19,36 @@ internal sealed class PermissionPolicy
     };
 
     private readonly CompiledRule[] _rules;
+    private readonly string[] _area;
 
-    private PermissionPolicy(FanotifyRule[] rules, CompiledRule[] compiled)
+    private PermissionPolicy(FanotifyRule[] rules, CompiledRule[] compiled, string[] area)
     {
         Rules = rules;
         _rules = compiled;
+        _area = area;
         NeedsErrno = compiled.Any(r => r.Errno != 0);
         EventMask = compiled.Aggregate(0UL, (all, r) => all | r.Mask);
-        PathMask = compiled.Where(r => r.Path.Count != 0).Aggregate(0UL, (all, r) => all | r.Mask);
+        PathMask = compiled.Where(r => r.Path.Count != 0 || r.InArea).Aggregate(0UL, (all, r) => all | r.Mask);
         ProcessMask = compiled.Where(r => r.Exe.Count != 0 || r.Uids.Length != 0 || r.LoginUids.Length != 0).Aggregate(0UL, (all, r) => all | r.Mask);
         FileMask = compiled.Where(r => r.Files.Length != 0).Aggregate(0UL, (all, r) => all | r.Mask);
     }
 
     public FanotifyRule[] Rules { get; }
 
+    /// <summary>
+    /// The directories that the rules without a place of their own (no -Path, no -File) are confined to: the paths
+    /// of a Filesystem or Mount watch that is not a whole filesystem or mount. Empty: they apply wherever the watch
+    /// sees (a whole filesystem or mount, or a Tree, Directory or File scope, which confine every event already).
+    /// </summary>
+    public IReadOnlyList<string> Area => _area;
+
+    /// <summary>The names of the rules confined to <see cref="Area"/>.</summary>
+    public string[] AreaRules => Rules.Where((_, i) => _rules[i].InArea).Select(r => r.Name).ToArray();
+
     /// <summary>The events some rule applies to.</summary>
     public ulong EventMask { get; }
 
-    /// <summary>The events some rule with a -Path applies to: their path is read before the verdict.</summary>
+    /// <summary>The events some rule with a -Path, or confined to the area, applies to: their path is read before the verdict.</summary>
     public ulong PathMask { get; }
 
     /// <summary>The events some rule with an -Exe, -User or -LoginUser applies to: their process is read before the verdict.</summary>
@@ -50,8 +62,13 @@ internal sealed class PermissionPolicy
 
     public FanotifyEventType Events => (FanotifyEventType)EventMask;
 
-    public static PermissionPolicy Compile(IEnumerable<FanotifyRule> rules)
+    /// <summary>
+    /// Compiles the rules. area: the watch's directories, to which a rule without a -Path or -File of its own is
+    /// confined (a rule with one keeps it); empty when the watch's scope confines every event already.
+    /// </summary>
+    public static PermissionPolicy Compile(IEnumerable<FanotifyRule> rules, string[]? area = null)
     {
+        area ??= [];
         FanotifyRule[] list = rules.ToArray();
         var compiled = new CompiledRule[list.Length];
         for (int i = 0; i < list.Length; i++)
@@ -72,11 +89,16 @@ internal sealed class PermissionPolicy
             FileId[] files = rule.File.Select(file => FileSystemFacts.Identify(file) ?? throw new WatchException(
                 $"Rule '{rule.Name}' names the file '{file}', which does not exist (any more).",
                 ErrorIds.PathNotFound, ErrorCategory.ObjectNotFound, file)).ToArray();
-            compiled[i] = new CompiledRule((ulong)rule.Event, rule.Action, new GlobSet(rule.Path), new GlobSet(rule.Exe), uids, errno, files, loginUids);
+            compiled[i] = new CompiledRule((ulong)rule.Event, rule.Action, new GlobSet(rule.Path), new GlobSet(rule.Exe), uids, errno, files, loginUids,
+                InArea: area.Length != 0 && rule.Path.Length == 0 && rule.File.Length == 0);
         }
 
-        return new PermissionPolicy(list, compiled);
+        return new PermissionPolicy(list, compiled, area);
     }
+
+    /// <summary>The same rules, those without a place of their own confined to these directories (none: not confined).</summary>
+    public PermissionPolicy Within(string[] area) =>
+        new(Rules, Array.ConvertAll(_rules, r => r with { InArea = area.Length != 0 && r.Path.Count == 0 && r.Files.Length == 0 }), area);
 
     /// <summary>
     /// The events for which some rule could match this program, user and login user: the rules' -Exe, -User and
@@ -102,7 +124,7 @@ internal sealed class PermissionPolicy
     /// <summary>
     /// The deny rules that match every open of a whole filesystem or mount: no condition, or only conditions that
     /// match everything (a path or program pattern of nothing but '*', the user root). They need -Force. A login
-    /// user is never everyone: daemons have none.
+    /// user is never everyone: daemons have none. A rule confined to the area covers only the watch's directories.
     /// </summary>
     public string[] SweepingRules()
     {
@@ -110,7 +132,7 @@ internal sealed class PermissionPolicy
         for (int i = 0; i < Rules.Length; i++)
         {
             FanotifyRule rule = Rules[i];
-            if (rule.Action == FanotifyRuleAction.Deny && rule.File.Length == 0 &&
+            if (rule.Action == FanotifyRuleAction.Deny && rule.File.Length == 0 && !_rules[i].InArea &&
                 (rule.Path.Length == 0 || rule.Path.Any(MatchesEverything)) &&
                 (rule.Exe.Length == 0 || rule.Exe.Any(MatchesEverything)) &&
                 (_rules[i].Uids.Length == 0 || Array.IndexOf(_rules[i].Uids, 0) >= 0) && _rules[i].LoginUids.Length == 0)
@@ -147,6 +169,11 @@ internal sealed class PermissionPolicy
                 continue;
             }
 
+            if (rule.InArea && (path is null || !InArea(path)))
+            {
+                continue;
+            }
+
             if (rule.Exe.Count != 0 && !rule.Exe.IsMatchAny(exe))
             {
                 continue;
@@ -173,6 +200,37 @@ internal sealed class PermissionPolicy
         return -1;
     }
 
+    /// <summary>The path is one of the area's directories or below one (no allocation: the responder judges with it).</summary>
+    public bool InArea(string path)
+    {
+        foreach (string directory in _area)
+        {
+            if (FileSystemFacts.IsUnder(path, directory))
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
+
+    /// <summary>
+    /// Whether a rule applies to this file by its place alone (its -Path patterns, its -File identities, the area; a
+    /// rule with none: anywhere the watch sees), for some process. judgedPath is the file's path under the watched
+    /// mount, as the responder judges it.
+    /// </summary>
+    public bool Reaches(int ruleIndex, string judgedPath, in FileId file)
+    {
+        CompiledRule rule = _rules[ruleIndex];
+        return (rule.Path.Count == 0 || rule.Path.IsMatchAny(judgedPath)) &&
+            (rule.Files.Length == 0 || Array.IndexOf(rule.Files, file) >= 0) &&
+            (!rule.InArea || InArea(judgedPath));
+    }
+
+    /// <summary>The rule names a program or a user: it applies to some processes only.</summary>
+    public bool NamesProcess(int ruleIndex) =>
+        _rules[ruleIndex].Exe.Count != 0 || _rules[ruleIndex].Uids.Length != 0 || _rules[ruleIndex].LoginUids.Length != 0;
+
     public bool Denies(int ruleIndex) => ruleIndex >= 0 && _rules[ruleIndex].Action == FanotifyRuleAction.Deny;
 
     /// <summary>The response word for a deny by this rule: FAN_DENY, or FAN_DENY_ERRNO(errno).</summary>
@@ -182,5 +240,6 @@ internal sealed class PermissionPolicy
         return errno == 0 ? Fanotify.FAN_DENY : Fanotify.FAN_DENY | ((uint)(errno & 0xff) << Fanotify.FAN_ERRNO_SHIFT);
     }
 
-    private sealed record CompiledRule(ulong Mask, FanotifyRuleAction Action, GlobSet Path, GlobSet Exe, int[] Uids, int Errno, FileId[] Files, int[] LoginUids);
+    private sealed record CompiledRule(ulong Mask, FanotifyRuleAction Action, GlobSet Path, GlobSet Exe, int[] Uids, int Errno, FileId[] Files, int[] LoginUids,
+        bool InArea);
 }

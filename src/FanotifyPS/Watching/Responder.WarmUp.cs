@@ -68,6 +68,7 @@ internal sealed unsafe partial class Responder
         {
             _ = RuleMask(policy, new ProcessInfo([], "/", "/", "/", 0, 0, 0));
             _ = policy.Evaluate(Fanotify.FAN_OPEN_PERM, "/", "/", 0, 0, ReadFileId(groupFd));
+            _ = policy.InArea("/");   // a rule confined to the watch's paths (an OpenExecPerm one is not judged above)
             for (int rule = 0; rule < policy.Rules.Length; rule++)
             {
                 _ = Respond(groupFd, -1, policy.DenyResponse(rule));
