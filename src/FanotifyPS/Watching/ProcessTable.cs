@@ -238,7 +238,7 @@ internal sealed unsafe class ProcessTable : IDisposable
                 return;
             }
 
-            if (!entry.SawInterpreter && !ExecOfAnotherLife(pid, entry))
+            if (!entry.SawInterpreter && !ProgramImage.IsElf(entry.Facts.Exe) && !ExecOfAnotherLife(pid, entry))
             {
                 entry.Facts = ExecFacts(pid, path, entry.Facts.Name, entry, IsSetId(path));
                 ExpectExit(entry);
@@ -866,6 +866,11 @@ internal sealed unsafe class ProcessTable : IDisposable
         entry.AwaitedFile = default;
         entry.AwaitedName = string.Empty;
         ProgramKind kind = ProgramImage.Classify(fd, _image, ImageBufferSize, out ReadOnlySpan<byte> next);
+        if (kind != ProgramKind.Other || next.IsEmpty)
+        {
+            ProgramImage.Remember(entry.Facts.Exe, kind);
+        }
+
         entry.Awaiting = kind switch
         {
             ProgramKind.ElfWithInterpreter => Awaiting.ElfInterpreter,

@@ -32,6 +32,25 @@ internal static unsafe class ProgramImage
     private const int MaxProgramHeaders = 128;
 
     /// <summary>The file's kind; <paramref name="next"/> is the interpreter the kernel opens next (UTF-8 path), if any.</summary>
+    private const int MaxRememberedKinds = 4096;
+    private static readonly System.Collections.Concurrent.ConcurrentDictionary<string, ProgramKind> s_kinds = new(StringComparer.Ordinal);
+
+    /// <summary>
+    /// Notes what a program file is, as a file-descriptor group read it at an exec: a file-handle group, which
+    /// cannot read its exec events' files, asks <see cref="IsElf"/> whether a next exec can be a script's interpreter.
+    /// </summary>
+    public static void Remember(string path, ProgramKind kind)
+    {
+        if (s_kinds.Count < MaxRememberedKinds)
+        {
+            s_kinds[path] = kind;
+        }
+    }
+
+    /// <summary>The program at path is known to be ELF (not a #! script, nor for binfmt_misc): no interpreter follows its exec.</summary>
+    public static bool IsElf(string path) =>
+        s_kinds.TryGetValue(path, out ProgramKind kind) && kind is ProgramKind.Elf or ProgramKind.ElfWithInterpreter;
+
     public static ProgramKind Classify(int fd, byte* buffer, int capacity, out ReadOnlySpan<byte> next)
     {
         next = default;
