@@ -174,9 +174,11 @@ $Script
     # The pane stays after the script, so that its screen can be read; "; touch" says the script has ended.
     $command = (($words | ForEach-Object { "'$_'" }) -join ' ') + "; touch '$base.done'; sleep $($TimeoutSeconds + 30)"
     $socket = Split-Path $base -Leaf
+    $socketPath = $null
     try {
         & tmux -L $socket -f /dev/null new-session -d -x $Columns -y $Rows $command
         if ($LASTEXITCODE -ne 0) { throw "tmux did not start a $Columns-column terminal." }
+        $socketPath = & tmux -L $socket display-message -p '#{socket_path}'
         if (-not (Wait-Until { Test-Path "$base.done" } -TimeoutSeconds ($TimeoutSeconds + 10))) {
             throw "The script in the terminal did not end within $TimeoutSeconds seconds."
         }
@@ -184,6 +186,8 @@ $Script
     }
     finally {
         & tmux -L $socket kill-server 2>$null
+        # A killed server leaves its socket file.
+        if ($socketPath) { Remove-Item -LiteralPath $socketPath -ErrorAction Ignore }
         Remove-Item "$base.*" -ErrorAction Ignore
     }
 }
