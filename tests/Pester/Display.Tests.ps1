@@ -18,10 +18,12 @@ BeforeAll {
 
     function Get-Escape([int] $CodePoint) { '\u{0:x4}' -f $CodePoint }
 
-    # Every text a user sees of one event: the table, the list, the seed view and ToString.
+    # Every text a user sees of one event: the table (laid out for this host's width, and the row a terminal of
+    # 500 columns shows), the list, the seed view and ToString.
     function Get-Shown($Event) {
         [ordered]@{
             Table    = $Event | Out-String -Width 500
+            Wide     = [FanotifyPS.FanotifyEventTable]::Row($Event, 500, $null, $null, $null)
             List     = $Event | Format-List | Out-String -Width 500
             Seed     = $Event | Format-Table -View Seed | Out-String -Width 500
             ToString = $Event.ToString()
@@ -71,7 +73,9 @@ Describe 'Names that could drive the terminal' -Tag 'RequireRoot' {
             $shown = Get-Shown $seen[0]
             foreach ($view in $shown.Keys) {
                 Assert-NoRawUnsafe $shown[$view] "the $view of $($entry.Key)"
-                $shown[$view].Contains($escaped) | Should -BeTrue -Because "the $view of $($entry.Key) shows $escaped, not: $($shown[$view])"
+                # The table of a narrow host trims the path on the left: its file name stays.
+                $part = if ($view -eq 'Table') { $escaped.Substring($escaped.LastIndexOf('/') + 1) } else { $escaped }
+                $shown[$view].Contains($part) | Should -BeTrue -Because "the $view of $($entry.Key) shows $part, not: $($shown[$view])"
             }
             $seen[0].ToString() | Should -BeExactly "FAN_OPEN_PERM: File $escaped Exe $cat"
         }
@@ -84,7 +88,8 @@ Describe 'Names that could drive the terminal' -Tag 'RequireRoot' {
         $pair = @($events | Where-Object { $_.Path -ceq $emoji })
         $pair | Should -HaveCount 1
         $pair[0].ToString() | Should -BeExactly "FAN_OPEN_PERM: File $emoji Exe $cat"
-        ($pair[0] | Out-String -Width 500).Contains($emoji) | Should -BeTrue
+        ($pair[0] | Out-String -Width 500).Contains((Split-Path $emoji -Leaf)) | Should -BeTrue
+        [FanotifyPS.FanotifyEventTable]::Row($pair[0], 500, $null, $null, $null).Contains($emoji) | Should -BeTrue
     }
 
     It 'escapes OldPath of a rename in the table and the list' {
@@ -105,9 +110,14 @@ Describe 'Names that could drive the terminal' -Tag 'RequireRoot' {
         $shown = Get-Shown $rename[0]
         foreach ($view in $shown.Keys) {
             Assert-NoRawUnsafe $shown[$view] "the $view of a rename"
-            $shown[$view].Contains("$mount/old-\u202etxt.exe") | Should -BeTrue -Because "the $view shows OldPath escaped: $($shown[$view])"
-            $shown[$view].Contains("$mount/new-\u009b31m") | Should -BeTrue -Because "the $view shows Path escaped: $($shown[$view])"
+            # The table of a narrow host keeps the end of "OldPath -> Path".
+            if ($view -ne 'Table') {
+                $shown[$view].Contains("$mount/old-\u202etxt.exe") | Should -BeTrue -Because "the $view shows OldPath escaped: $($shown[$view])"
+            }
+            $shown[$view].Contains("new-\u009b31m") | Should -BeTrue -Because "the $view shows Path escaped: $($shown[$view])"
         }
+        [FanotifyPS.FanotifyEventTable]::Row($rename[0], 500, $null, $null, $null).Contains("$mount/old-\u202etxt.exe -> $mount/new-\u009b31m") |
+            Should -BeTrue
     }
 
     It 'escapes the name and the exe of a process in the list and the table' {
@@ -136,15 +146,21 @@ Describe 'Names that could drive the terminal' -Tag 'RequireRoot' {
         $list.Contains([char]27) | Should -BeFalse -Because 'ESC in a process name must not reach the terminal'
         Assert-NoRawUnsafe $list 'the list of a process named with CSI'
         $list.Contains('x\x1b[7m\u009by') | Should -BeTrue -Because "the list shows the name escaped: $list"
+        # The table shows the name below 120 columns (Exe from there on).
+        $table = $named[0] | Out-String -Width 500
+        $table.Contains("x$([char]27)") | Should -BeFalse -Because 'ESC in a process name must not reach the terminal'
+        Assert-NoRawUnsafe $table 'the table of a process named with CSI'
+        [FanotifyPS.FanotifyEventTable]::Row($named[0], 119, $null, $null, $null).Contains(' x\x1b[7m\u009by ') | Should -BeTrue
 
         $ran = @($events | Where-Object { $_.Exe -ceq $exe -and $_.Path -eq "$mount/plain.txt" })
         $ran | Should -HaveCount 1
         $shown = Get-Shown $ran[0]
         foreach ($view in $shown.Keys) {
             Assert-NoRawUnsafe $shown[$view] "the $view of a program named with RLO"
-            # The table's Exe column is 24 wide: the long path is cut there.
-            if ($view -ne 'Table') {
-                $shown[$view].Contains("$mount/cat-\u202e") | Should -BeTrue -Because "the $view shows the exe escaped: $($shown[$view])"
+            # The table of a narrow host shows the process's name, not its exe; a wide one the end of a long exe.
+            $part = switch ($view) { 'Table' { $null } 'Wide' { '/cat-\u202e ' } default { "$mount/cat-\u202e" } }
+            if ($part) {
+                $shown[$view].Contains($part) | Should -BeTrue -Because "the $view shows the exe escaped: $($shown[$view])"
             }
         }
     }

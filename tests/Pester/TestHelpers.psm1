@@ -156,6 +156,42 @@ function Stop-ChildWatcher {
     Remove-Item "$($Child.Ready)*" -ErrorAction Ignore
 }
 
+function Invoke-InTerminal {
+    <#
+    Runs a script in a child pwsh, which has imported the module under test, on a terminal of a fixed size: a
+    tmux pane on a tmux server of its own. Returns the lines the terminal shows once the script has ended (its
+    scrollback included), as a user would see them. The child runs under a hard deadline (SIGKILL).
+    #>
+    param([Parameter(Mandatory)] [string] $Script, [int] $Columns = 80, [int] $Rows = 50, [int] $TimeoutSeconds = 60)
+    $base = Join-Path ([IO.Path]::GetTempPath()) "fanotifyps-terminal-$([guid]::NewGuid().ToString('n'))"
+    Set-Content -Path "$base.ps1" -Value @"
+`$ErrorActionPreference = 'Stop'
+Import-Module '$env:FANOTIFYPS_MODULE'
+$Script
+"@
+    $pwsh = Get-PwshCommand
+    $words = @('timeout', '--signal=KILL', "$TimeoutSeconds", $pwsh.FilePath) + @($pwsh.Prefix) + @('-NoProfile', '-NonInteractive', '-File', "$base.ps1")
+    # The pane stays after the script, so that its screen can be read; "; touch" says the script has ended.
+    $command = (($words | ForEach-Object { "'$_'" }) -join ' ') + "; touch '$base.done'; sleep $($TimeoutSeconds + 30)"
+    $socket = Split-Path $base -Leaf
+    $socketPath = $null
+    try {
+        & tmux -L $socket -f /dev/null new-session -d -x $Columns -y $Rows $command
+        if ($LASTEXITCODE -ne 0) { throw "tmux did not start a $Columns-column terminal." }
+        $socketPath = & tmux -L $socket display-message -p '#{socket_path}'
+        if (-not (Wait-Until { Test-Path "$base.done" } -TimeoutSeconds ($TimeoutSeconds + 10))) {
+            throw "The script in the terminal did not end within $TimeoutSeconds seconds."
+        }
+        @(& tmux -L $socket capture-pane -p -S - -E -)
+    }
+    finally {
+        & tmux -L $socket kill-server 2>$null
+        # A killed server leaves its socket file.
+        if ($socketPath) { Remove-Item -LiteralPath $socketPath -ErrorAction Ignore }
+        Remove-Item "$base.*" -ErrorAction Ignore
+    }
+}
+
 function Get-ErrorFacts {
     <# The error of a call, as data (FullyQualifiedErrorId, category, message), or $null when it did not fail. #>
     param([Parameter(Mandatory)] [scriptblock] $Call)
