@@ -199,8 +199,9 @@ function Measure-FanotifyAttribution {
     event class and per special case, what was not the workload's (Other), the overflows, and the wrong events.
     #>
     param([Parameter(Mandatory)] [object[]] $Event, [Parameter(Mandatory)] [string] $Mount, [Parameter(Mandatory)] $Tool, $Workload,
-        # Read after both lives of a reused pid ended (the Stopped mode): the kernel merged the first life's exit into
-        # its exec event, so which life raised the events between the two execs is not knowable. The first life's
+        # Read after the second life of a reused pid was forked (always in the Stopped mode; when the reader lags in
+        # the others), which life raised the events between the two execs is knowable only if the first life's exit
+        # is ahead of them in the batch; the kernel merges an unread exit into the exec event. The first life's
         # events named none are counted apart (Unknowable), out of every tally; named wrong, they count as wrong.
         [switch] $EarlierLifeUnknowable)
     $classes = [ordered]@{}
@@ -442,7 +443,7 @@ Stop-FanotifyWatch `$watch
         if (-not (Test-Path $stats)) { throw "The FanotifyPS child watcher wrote no result: $($child.Process.StandardError.ReadToEnd())" }
         $counts = Get-Content $stats -Raw | ConvertFrom-Json
         $events = @(if ((Get-Item $csv).Length -gt 0) { Import-Csv $csv })
-        $fanotify = Measure-FanotifyAttribution -Event $events -Mount $Mount -Tool $Tool -Workload $workload -EarlierLifeUnknowable:($Mode -eq 'Stopped')
+        $fanotify = Measure-FanotifyAttribution -Event $events -Mount $Mount -Tool $Tool -Workload $workload -EarlierLifeUnknowable
         $fanotify | Add-Member -NotePropertyName WatchCounts -NotePropertyValue $counts
         $fatraceResult = $null
         if ($peer) {
