@@ -345,6 +345,27 @@ public sealed class ProcessTableTests : IDisposable
         Assert.Equal("/usr/bin/su", Resolve(Grandchild).Exe);
     }
 
+    [Fact]
+    public void An_entry_of_a_life_the_history_forgot_does_not_name_the_pids_next_process()
+    {
+        // Issue 19: a subshell under a pid that an exec'd cat had before was named cat once the history had
+        // forgotten cat's life (every queue read past its exit): one life was left, and the stale entry matched it.
+        _history.OnFork(1, Parent, 0);
+        _history.OnExec(Parent);
+        _history.OnFork(Parent, Child, 0);
+        _history.OnExec(Child);
+        _history.OnExit(Child);
+        _table.OnExec(Parent, -1, "/usr/bin/bash");
+        _table.OnExec(Child, -1, "/usr/bin/cat");
+        _table.QueueDrained(_history.Sequence + 1);   // a read after cat's exit found the queue empty: its life is forgotten
+        _history.OnFork(Parent, Child, 0);        // the same pid, a subshell of bash that does not exec
+        _history.OnExit(Child);
+        _table.BeginBatch();                       // its event is read in a later batch
+        ProcessInfo facts = Resolve(Child);
+        Assert.Equal("/usr/bin/bash", facts.Exe);
+        Assert.Equal(ProcessSource.Inherited, facts.Source);
+    }
+
     private ProcessInfo Resolve(int pid) => _table.Resolve(pid, Fanotify.FAN_EPIDFD, isExec: false, out _);
 
     public void Dispose() => _table.Dispose();

@@ -31,6 +31,15 @@ internal sealed class ProcessHistory
     /// <summary>Messages applied so far; a consumer notes it before it reads its group.</summary>
     public long Sequence => Interlocked.Read(ref _sequence);
 
+    private const int LastForkMask = (1 << 16) - 1;
+    private readonly long[] _lastFork = new long[LastForkMask + 1];
+
+    /// <summary>
+    /// The sequence of the last fork of a pid that shares its low 16 bits with <paramref name="processId"/>: a
+    /// responder's check, without the lock, that no process took the pid since it learned who has it.
+    /// </summary>
+    public long LastForkOf(int processId) => Volatile.Read(ref _lastFork[processId & LastForkMask]);
+
     /// <summary>Times the connector said messages were lost (ENOBUFS), or a life was forgotten to stay bounded.</summary>
     public long LostCount => Interlocked.Read(ref _lostCount);
 
@@ -62,6 +71,7 @@ internal sealed class ProcessHistory
             }
 
             lives.Add(new ProcessLife(sequence, parentProcessId, timestampNs));
+            Volatile.Write(ref _lastFork[processId & LastForkMask], sequence);
             _lifeCount++;
             CurrentLife(parentProcessId, sequence).RunningChildren++;
             if (_lifeCount > MaxLives)

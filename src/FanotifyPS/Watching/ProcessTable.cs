@@ -72,7 +72,7 @@ internal sealed unsafe class ProcessTable : IDisposable
 
         foreach ((int pid, ProcessInfo facts) in running ?? new Dictionary<int, ProcessInfo>())
         {
-            _entries[pid] = new Entry { Facts = facts, FromScan = true };
+            _entries[pid] = new Entry { Facts = facts, FromScan = true, Seen = startSequence };
         }
     }
 
@@ -189,7 +189,7 @@ internal sealed unsafe class ProcessTable : IDisposable
         _execPidFd = pidFd;
         if (!_entries.TryGetValue(pid, out Entry? entry))
         {
-            entry = new Entry();
+            entry = new Entry { Seen = _history?.Sequence ?? 0 };
             _entries[pid] = entry;
         }
 
@@ -255,6 +255,7 @@ internal sealed unsafe class ProcessTable : IDisposable
         ProcessInfo before = entry.Facts;
         entry.PreviousExe = before.Source == ProcessSource.Unknown ? null : before.Exe;
         _execLife = ExecLife(pid, entry);
+        entry.Seen = _history?.Sequence ?? 0;
         entry.Facts = ExecFacts(pid, path, string.Empty, entry, setId);
         entry.FromScan = false;
         entry.BeforeExec = before;
@@ -387,9 +388,18 @@ internal sealed unsafe class ProcessTable : IDisposable
                 return _proc.ReadRunning(pid) ?? ProcessInfo.Unknown;
             }
 
-            if (!held)
+            if (!held && !Degraded && IsSameLife(pid, entry))
             {
                 return entry.Facts;   // answered, then exec'd: the exec event comes later in the queue
+            }
+
+            if (!held)
+            {
+                // Another life has the pid (a fork that did not exec, after a life that did): /proc names it only if
+                // that life never exec'd, so that it runs what it ran at the event.
+                ProcessLife[] lives = Degraded ? [] : CandidateLives(pid, default);
+                return lives.Length > 0 && lives[^1].Execs.Count == 0 && lives[^1].ForkSequence != 0 && _proc.ReadRunning(pid) is { } forked
+                    ? forked : ProcessInfo.Unknown;
             }
         }
 
@@ -412,7 +422,7 @@ internal sealed unsafe class ProcessTable : IDisposable
     {
         if (!_entries.TryGetValue(pid, out Entry? entry))
         {
-            _entries[pid] = new Entry { Facts = live, Life = LatestLife(pid) };
+            _entries[pid] = new Entry { Facts = live, Life = LatestLife(pid), Seen = _history?.Sequence ?? 0 };
             return;
         }
 
@@ -420,6 +430,7 @@ internal sealed unsafe class ProcessTable : IDisposable
             ? live.Copy(ProcessSource.Exec, entry.Facts.Sequence) : live;
         entry.FromScan = false;
         entry.Life = LatestLife(pid);
+        entry.Seen = _history?.Sequence ?? 0;
     }
 
     /// <summary>The life of pid that runs now, for facts read from a process held or seen running in this batch.</summary>
@@ -446,7 +457,13 @@ internal sealed unsafe class ProcessTable : IDisposable
     public ProcessInfo Resolve(int pid, int pidFd, bool isExec, out bool isGone)
     {
         bool? exited = pidFd == Fanotify.FAN_EPIDFD ? true : pidFd >= 0 ? HasExited(pidFd) : null;
-        if (!_entries.TryGetValue(pid, out Entry? entry))
+        if (_entries.TryGetValue(pid, out Entry? entry) && _history is not null && _history.LastForkOf(pid) > entry.Seen && IsStale(pid, entry))
+        {
+            _entries.Remove(pid);   // of a life before this pid's latest fork, which the history has forgotten
+            entry = null;
+        }
+
+        if (entry is null)
         {
             return FromHistory(pid, exited, out isGone);
         }
@@ -518,6 +535,11 @@ internal sealed unsafe class ProcessTable : IDisposable
         }
 
         ProcessLife[] lives = CandidateLives(pid, entry.Facts.StartTime);
+        if (IsStale(pid, entry))
+        {
+            return false;
+        }
+
         if (lives.Length > 1)
         {
             // The pid was reused. Facts read while their life ran are of every event until a later life was forked.
@@ -630,7 +652,7 @@ internal sealed unsafe class ProcessTable : IDisposable
         if (lives.Length == 0 && !isGone && _proc.ReadRunning(pid) is { } running)
         {
             // Neither forked, exec'd nor exited since the start (a thread of a process, with -ThreadId): it runs what it ran.
-            _entries[pid] = new Entry { Facts = running };
+            _entries[pid] = new Entry { Facts = running, Seen = _history?.Sequence ?? 0 };
             return running;
         }
 
@@ -646,7 +668,7 @@ internal sealed unsafe class ProcessTable : IDisposable
             // Its only life, which has not exec'd here yet: each of its execs, if forked after the marks, is read here.
             _entries[pid] = new Entry
             {
-                Facts = facts, Life = lives[0],
+                Facts = facts, Life = lives[0], Seen = _history!.Sequence,
                 Anchored = lives[0].ForkSequence > System.Threading.Volatile.Read(ref _marksPlacedSequence),
             };
         }
@@ -797,6 +819,26 @@ internal sealed unsafe class ProcessTable : IDisposable
         DateTime fork = life.ForkTimeNs == 0 ? default : BootClock.MonotonicToUtc(life.ForkTimeNs);
         TimeSpan tick = TimeSpan.FromSeconds(1.0 / Math.Max(1, BootClock.TicksPerSecond));
         return fork != default && running.StartTime > fork + tick ? null : running;
+    }
+
+    /// <summary>
+    /// The entry is of a life the history no longer lists (forgotten once every queue was read past its exit) or
+    /// that began after these facts were made: another process has the pid now.
+    /// </summary>
+    private bool IsStale(int pid, Entry entry)
+    {
+        ProcessLife[] lives = CandidateLives(pid, default);
+        if (lives.Length == 0)
+        {
+            return false;
+        }
+
+        if (entry.Life is { } life)
+        {
+            return !Array.Exists(lives, candidate => IsLife(candidate, life));
+        }
+
+        return lives[0].FirstSequence > entry.Seen;
     }
 
     /// <summary>The same life of a pid (the history hands out copies): its first message names it.</summary>
@@ -988,6 +1030,8 @@ internal sealed unsafe class ProcessTable : IDisposable
         public bool Anchored;
         /// <summary>The life of the pid whose facts these are, where they were read while it ran; else null.</summary>
         public ProcessLife? Life;
+        /// <summary>The history's sequence when these facts were made: a life that began after it is another process.</summary>
+        public long Seen;
         public Awaiting Awaiting;
         public FileId AwaitedFile;
         public string AwaitedName = string.Empty;
