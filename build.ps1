@@ -112,7 +112,8 @@ function Assert-Root {
 # What the tests run besides pwsh: a C compiler for the test load programs, util-linux's setpriv and mount,
 # mkfs.ext4 for the loop-mounted ext4 image, sshd for the remoting test (run on 127.0.0.1 by the test itself),
 # gdb for the fault test that closes a watcher's fanotify descriptor under it, fatrace as the attribution test's
-# and benchmark's peer, tmux for the event table on terminals of a fixed size.
+# and benchmark's peer, tmux for the event table on terminals of a fixed size and for the Ctrl+Z tests (a
+# terminal where an interactive bash runs `dotnet pwsh`).
 function Install-TestPrerequisite {
     $missing = @()
     if (-not (Get-Command cc -ErrorAction Ignore)) { $missing += 'gcc', 'libc6-dev' }
@@ -122,7 +123,7 @@ function Install-TestPrerequisite {
     if (-not (Get-Command mkfs.ext4 -ErrorAction Ignore)) { $missing += 'e2fsprogs' }
     if (-not (Get-Command mksquashfs -ErrorAction Ignore)) { $missing += 'squashfs-tools' }
     if (-not (Get-Command script -ErrorAction Ignore)) { $missing += 'bsdutils' }   # script(1): a pseudo-terminal for the Ctrl+Z warning test
-    if (-not (Get-Command tmux -ErrorAction Ignore)) { $missing += 'tmux' }   # terminals of a fixed size for the view tests
+    if (-not (Get-Command tmux -ErrorAction Ignore)) { $missing += 'tmux' }   # terminals of a fixed size: the view tests, the Ctrl+Z tests
     if (-not (Get-Command getent -ErrorAction Ignore)) { $missing += 'libc-bin' }
     if (-not (Test-Path /usr/sbin/sshd)) { $missing += 'openssh-server' }
     if (-not (Get-Command ssh-keygen -ErrorAction Ignore)) { $missing += 'openssh-client' }

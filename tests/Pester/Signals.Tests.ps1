@@ -130,6 +130,211 @@ while ($true) { Start-Sleep -Milliseconds 50 }
     }
 }
 
+Describe 'Ctrl+Z in a terminal, under the dotnet pwsh wrapper' -Tag 'RequireRoot', 'Fault' {
+    # The README's run command is `dotnet pwsh ./build.ps1 -Task Run`: pwsh runs under the dotnet muxer and the tool
+    # shim, in their process group. Here an interactive bash in a tmux pane (a job-control shell on a terminal) runs
+    # such a pwsh, and tmux types the keys. Everything started is killed by pid at the end, and by a deadline.
+    BeforeAll {
+        $mount = New-TestMount
+        Set-Content "$mount/data.txt" 'payload'
+        $repo = (Resolve-Path (Join-Path $PSScriptRoot '../..')).ProviderPath
+        $clockTicks = [double](& getconf CLK_TCK)
+
+        function Invoke-Tmux([string[]] $Arguments) {
+            $run = Invoke-Bounded tmux (@('-L', $socket) + $Arguments) -TimeoutSeconds 10
+            if ($run.ExitCode -ne 0) { throw "tmux $($Arguments -join ' ') failed ($($run.ExitCode)): $($run.Output)" }
+            $run.Output
+        }
+
+        function Send-Line([string] $Text) {
+            $null = Invoke-Tmux @('send-keys', '-t', 'ctrlz', '-l', $Text)
+            $null = Invoke-Tmux @('send-keys', '-t', 'ctrlz', 'Enter')
+        }
+
+        function Get-Screen { (Invoke-Tmux @('capture-pane', '-p', '-J', '-t', 'ctrlz', '-S', '-300')) -join "`n" }
+
+        # CPU seconds (user + system) a process has used: fields 14 and 15 of /proc/PID/stat.
+        function Get-CpuSecond([int] $Id) {
+            $stat = Get-Content "/proc/$Id/stat" -Raw
+            $fields = $stat.Substring($stat.LastIndexOf(')') + 2).Split(' ')
+            ([double]$fields[11] + [double]$fields[12]) / $clockTicks
+        }
+
+        # The share of one core a process uses over a few seconds.
+        function Measure-Cpu([int] $Id, [double] $Seconds = 4) {
+            $before = Get-CpuSecond $Id
+            $clock = [Diagnostics.Stopwatch]::StartNew()
+            Start-Sleep -Seconds $Seconds
+            ((Get-CpuSecond $Id) - $before) / $clock.Elapsed.TotalSeconds
+        }
+
+        # The processes of the pane's session (bash leads it) in state T, stopped.
+        function Get-StoppedInPane {
+            foreach ($dir in Get-ChildItem /proc -Directory -ErrorAction Ignore | Where-Object Name -Match '^\d+$') {
+                $stat = Get-Content "$($dir.FullName)/stat" -Raw -ErrorAction Ignore
+                if (-not $stat) { continue }
+                $fields = $stat.Substring($stat.LastIndexOf(')') + 2).Split(' ')
+                if ([int]$fields[3] -eq $panePid -and $fields[0] -eq 'T') { "$($dir.Name) $(Get-Content "$($dir.FullName)/cmdline" -Raw -ErrorAction Ignore)" }
+            }
+        }
+
+        function Test-Answered {
+            $open = Invoke-Bounded cat @("$mount/data.txt") -TimeoutSeconds 5
+            $open.ExitCode -eq 0 -and $open.Output -eq 'payload'
+        }
+
+        # A pane with an interactive bash that runs $Setup, and a script for pwsh to run: it writes its pid first.
+        function Start-Pane([string] $Setup, [string] $Script) {
+            $script:socket = "fanotifyps-$([guid]::NewGuid().ToString('N').Substring(0, 12))"
+            $script:base = Join-Path ([IO.Path]::GetTempPath()) "fanotifyps-ctrlz-$([guid]::NewGuid())"
+            $script:pwshPid = 0
+            $script:killer = $null
+            Set-Content "$base.ps1" @"
+Set-Content '$base.tmp' `$PID; Move-Item '$base.tmp' '$base.pid'
+Import-Module '$env:FANOTIFYPS_MODULE'
+`$mount = '$mount'
+$Script
+"@
+            $null = Invoke-Tmux @('-f', '/dev/null', 'new-session', '-d', '-s', 'ctrlz', '-x', '160', '-y', '50', 'bash --norc --noprofile -i')
+            $script:serverPid = [int](Invoke-Tmux @('display-message', '-p', '-t', 'ctrlz', '#{pid}'))
+            $script:panePid = [int](Invoke-Tmux @('display-message', '-p', '-t', 'ctrlz', '#{pane_pid}'))
+            Send-Line "$Setup; cd '$repo'"
+        }
+
+        # Waits for the pid the script writes, arms a deadline for that pwsh, and waits for the screen to show $Text.
+        function Wait-Pwsh([string] $Text) {
+            Wait-Until { Test-Path "$base.pid" } -TimeoutSeconds 120 | Should -BeTrue -Because "pwsh must start in the pane: $(Get-Screen)"
+            $script:pwshPid = [int](Get-Content "$base.pid" -Raw)
+            $pwshPid | Should -BeGreaterThan 1
+            $script:killer = Start-Bounded sh @('-c', "sleep 170; grep -q '$base' /proc/$pwshPid/cmdline && kill -KILL $pwshPid") -TimeoutSeconds 180
+            Wait-Until { (Get-Screen) -like "*$Text*" } -TimeoutSeconds 60 | Should -BeTrue -Because "the watch must start: $(Get-Screen)"
+        }
+
+        function Stop-Pane {
+            # The watcher first, by pid and only while it runs this test's script: its death allows every opener.
+            if ($pwshPid -gt 1 -and "$(Get-Content "/proc/$pwshPid/cmdline" -Raw -ErrorAction Ignore)" -like "*$base*") {
+                & kill -KILL $pwshPid
+            }
+            if ($killer -and -not $killer.HasExited) { $killer.Kill($true) }
+            $null = Invoke-Bounded tmux @('-L', $socket, 'kill-server') -TimeoutSeconds 10
+            foreach ($id in $panePid, $serverPid) {
+                if ($id -gt 1 -and (Test-Path "/proc/$id")) { & kill -KILL $id 2>$null }
+            }
+            Remove-Item "$base*" -ErrorAction Ignore
+        }
+
+        # Once pwsh has ended: the shell has the terminal back (its prompt answers), and opens are answered.
+        function Assert-Ended {
+            Wait-Until { -not (Test-Path "/proc/$pwshPid") } -TimeoutSeconds 30 | Should -BeTrue -Because "pwsh must end: $(Get-Screen)"
+            Send-Line 'echo "shell-$((6 * 7))"'
+            Wait-Until { (Get-Screen) -like '*shell-42*' } -TimeoutSeconds 15 | Should -BeTrue -Because "the shell must have its terminal back: $(Get-Screen)"
+            Test-Answered | Should -BeTrue
+        }
+    }
+    AfterAll { Remove-TestMount $mount }
+
+    It 'Ctrl+Z stops nothing, the watch answers at a low CPU, and Ctrl+C ends it: <Name>' -ForEach @(
+        @{ Name = 'the Run task''s table, on a terminal that stops background writers (stty tostop)'; Setup = 'stty tostop'
+            Script = 'Get-FanotifyEvent -Path $mount | Format-Table'; Note = $true }
+        # The note is written too, but the bar's next redraw may clear it.
+        @{ Name = 'a timed stream and its progress bar'; Setup = 'true'
+            Script = 'Get-FanotifyEvent -Path $mount -Timeout 600 | Format-Table'; Note = $false }
+    ) {
+        Start-Pane -Setup $Setup -Script $Script
+        try {
+            Send-Line "dotnet pwsh -NoProfile -File '$base.ps1'"
+            Wait-Pwsh 'waits for this pwsh'
+            Test-Answered | Should -BeTrue
+
+            $null = Invoke-Tmux @('send-keys', '-t', 'ctrlz', 'C-z')
+            Start-Sleep -Seconds 2
+            foreach ($i in 1..3) { Test-Answered | Should -BeTrue -Because 'the watch must answer after Ctrl+Z' }
+            # Spinning took a core or more; a pwsh that prints a few lines takes a small share of one.
+            Measure-Cpu $pwshPid | Should -BeLessThan 0.2 -Because 'pwsh must not spin after Ctrl+Z'
+            Get-StoppedInPane | Should -BeNullOrEmpty -Because 'Ctrl+Z must stop nothing while a permission watch runs (neither pwsh nor the wrapper)'
+            if ($Note) { Get-Screen | Should -BeLike '*Ctrl+Z does not stop this pwsh*' -Because 'Ctrl+Z is answered by a note' }
+
+            $null = Invoke-Tmux @('send-keys', '-t', 'ctrlz', 'C-c')
+            Assert-Ended
+        }
+        finally {
+            Stop-Pane
+        }
+    }
+
+    It 'Ctrl+Z stops nothing in an interactive pwsh with a permission watch job, whose prompt then works at a low CPU' {
+        Start-Pane -Setup 'true' -Script '$w = Start-FanotifyWatch -Path $mount -Event OpenPerm'
+        try {
+            Send-Line 'dotnet pwsh -NoProfile'
+            Wait-Until { (Get-Screen) -like '*PS *>*' } -TimeoutSeconds 120 | Should -BeTrue -Because "the prompt must come: $(Get-Screen)"
+            Send-Line ". '$base.ps1'"
+            Wait-Pwsh 'waits for this pwsh'
+            # Ctrl+Z while a command runs (at the prompt the terminal sends it as a key): the prompt then comes back.
+            Send-Line 'Start-Sleep -Seconds 3; "slept-$(6 * 7)"'
+            Start-Sleep -Seconds 1
+            $null = Invoke-Tmux @('send-keys', '-t', 'ctrlz', 'C-z')
+            Wait-Until { (Get-Screen) -like '*slept-42*' } -TimeoutSeconds 20 | Should -BeTrue -Because "the command must go on: $(Get-Screen)"
+            Start-Sleep -Seconds 1
+            Test-Answered | Should -BeTrue
+            Measure-Cpu $pwshPid | Should -BeLessThan 0.2 -Because 'pwsh at its prompt must not spin after Ctrl+Z'
+            Get-StoppedInPane | Should -BeNullOrEmpty
+
+            # A program pwsh runs gets the Ctrl+Z too: it goes on, since nothing could offer fg.
+            Send-Line 'sleep 3; "native-$(6 * 7)"'
+            Start-Sleep -Seconds 1
+            $null = Invoke-Tmux @('send-keys', '-t', 'ctrlz', 'C-z')
+            Wait-Until { (Get-Screen) -like '*native-42*' } -TimeoutSeconds 20 | Should -BeTrue -Because "the program must go on: $(Get-Screen)"
+            Get-StoppedInPane | Should -BeNullOrEmpty
+
+            Send-Line 'Stop-FanotifyWatch $w; "stopped-$(6 * 7)"'
+            Wait-Until { (Get-Screen) -like '*stopped-42*' } -TimeoutSeconds 30 | Should -BeTrue -Because "$(Get-Screen)"
+            Send-Line 'exit'
+            Assert-Ended
+        }
+        finally {
+            Stop-Pane
+        }
+    }
+
+    It 'a signal to the wrapper''s process group (timeout around dotnet pwsh) still ends pwsh and gives the terminal back' {
+        # pwsh has left that group for one of its own: it ends when the wrapper does, as the signal would have ended it.
+        Start-Pane -Setup 'true' -Script 'Get-FanotifyEvent -Path $mount | Format-Table'
+        try {
+            Send-Line "timeout 35 dotnet pwsh -NoProfile -File '$base.ps1'; echo `"rc-`$?`""
+            Wait-Pwsh 'waits for this pwsh'
+            Test-Answered | Should -BeTrue
+            Wait-Until { (Get-Screen) -like '*rc-124*' } -TimeoutSeconds 75 | Should -BeTrue -Because "timeout must end the job: $(Get-Screen)"
+            Assert-Ended
+            Get-StoppedInPane | Should -BeNullOrEmpty
+        }
+        finally {
+            Stop-Pane
+        }
+    }
+
+    It 'Ctrl+Z stops a notification watch, wrapper and all; fg resumes it and Ctrl+C ends it' {
+        Start-Pane -Setup 'true' -Script 'Get-FanotifyEvent -Path $mount -Event Open | Format-Table'
+        try {
+            Send-Line "dotnet pwsh -NoProfile -File '$base.ps1'"
+            Wait-Pwsh 'Watching the whole filesystem'
+            $null = Invoke-Tmux @('send-keys', '-t', 'ctrlz', 'C-z')
+            Wait-Until { @(Get-StoppedInPane) -match 'pwsh' } -TimeoutSeconds 10 | Should -BeTrue -Because 'without a permission watch, Ctrl+Z stops pwsh as before'
+            Test-Answered | Should -BeTrue -Because 'a notification watch holds no opener'
+            Measure-Cpu $pwshPid -Seconds 2 | Should -BeLessThan 0.05
+
+            Send-Line 'fg'
+            Wait-Until { -not (Get-StoppedInPane) } -TimeoutSeconds 10 | Should -BeTrue
+            Test-Answered | Should -BeTrue
+            Wait-Until { (Get-Screen) -like '*data.txt*' } -TimeoutSeconds 15 | Should -BeTrue -Because "the stream goes on after fg: $(Get-Screen)"
+            $null = Invoke-Tmux @('send-keys', '-t', 'ctrlz', 'C-c')
+            Assert-Ended
+        }
+        finally {
+            Stop-Pane
+        }
+    }
+}
+
 Describe 'A stream whose output pipe was closed' -Tag 'RequireRoot', 'Fault' {
     BeforeAll { $mount = New-TestMount; Set-Content "$mount/data.txt" 'payload' }
     AfterAll { Remove-TestMount $mount }

@@ -12,7 +12,11 @@ public sealed class ModuleLifetime : IModuleAssemblyInitializer, IModuleAssembly
     {
         if (System.Threading.Interlocked.Exchange(ref s_exitHooked, 1) == 0)
         {
-            AppDomain.CurrentDomain.ProcessExit += (_, _) => StopAll();
+            AppDomain.CurrentDomain.ProcessExit += (_, _) =>
+            {
+                StopSignalGuard.OnProcessExit();
+                StopAll();
+            };
         }
     }
 

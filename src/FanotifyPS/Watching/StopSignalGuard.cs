@@ -1,6 +1,7 @@
 using System;
 using System.ComponentModel;
 using System.Runtime.InteropServices;
+using System.Threading;
 
 namespace FanotifyPS.Watching;
 
@@ -10,9 +11,10 @@ namespace FanotifyPS.Watching;
 /// Counted across the watches of the process: the first permission watch registers the handlers, the last one
 /// to stop disposes them, and .NET then restores the signals' previous handling (pwsh's own job control).
 /// SIGSTOP cannot be caught: a watcher stopped by it holds its openers until SIGCONT.
-/// The cost: a pwsh left in the background (a wrapper such as the dotnet tool shim was stopped, and the shell
-/// took the terminal) retries its terminal set-up in a loop, each try interrupted by SIGTTOU, until fg. It spins,
-/// but it answers; stopped, it would hold every opener.
+/// Under a wrapper that Ctrl+Z would stop (`dotnet pwsh`), pwsh also takes the terminal's foreground in a process
+/// group of its own for as long (<see cref="TerminalForeground"/>): left in the background, every terminal call it
+/// made would be interrupted by a cancelled SIGTTIN or SIGTTOU and restarted at once, a spin until fg. The handlers
+/// stay until pwsh has given the terminal back.
 /// </summary>
 internal sealed class StopSignalGuard : IDisposable
 {
@@ -21,6 +23,10 @@ internal sealed class StopSignalGuard : IDisposable
 
     private static readonly object s_lock = new();
     private static PosixSignalRegistration?[]? s_registrations;
+    private static TerminalForeground? s_terminal;
+    private static Timer? s_timer;
+    private static bool s_ending;
+    private static bool s_exiting;
     private static int s_holders;
     private static bool s_warned;
 
@@ -40,9 +46,18 @@ internal sealed class StopSignalGuard : IDisposable
         string? warning = null;
         lock (s_lock)
         {
-            if (s_holders++ == 0)
+            // Still registered at the first holder: a terminal that could not be given back yet (see ReleaseLocked).
+            if (s_holders++ == 0 && s_registrations is null)
             {
                 warning = Register();
+                if (s_registrations is not null)
+                {
+                    s_terminal = TerminalForeground.Open();
+                    if (s_terminal.TryTake())
+                    {
+                        s_timer = new Timer(_ => Tick(), null, TickMilliseconds, TickMilliseconds);
+                    }
+                }
             }
 
             // Where Ctrl+Z can be pressed and the warning read: not into a script's redirected output.
@@ -73,14 +88,82 @@ internal sealed class StopSignalGuard : IDisposable
             }
 
             _released = true;
-            if (--s_holders == 0 && s_registrations is not null)
+            if (--s_holders == 0)
             {
-                foreach (PosixSignalRegistration? registration in s_registrations)
-                {
-                    registration?.Dispose();
-                }
+                ReleaseLocked();
+            }
+        }
+    }
 
-                s_registrations = null;
+    private const int TickMilliseconds = 500;
+
+    /// <summary>
+    /// The last holder is gone: the terminal goes back to the wrapper, then the handlers go. While pwsh cannot give
+    /// the terminal back yet (something it runs is in its group), both stay, and the timer tries again: a Ctrl+Z
+    /// would otherwise stop pwsh in a group the shell does not know, and nothing would offer fg.
+    /// </summary>
+    private static void ReleaseLocked()
+    {
+        if (s_terminal is { } terminal && !terminal.TryGiveBack(force: s_exiting))
+        {
+            return;
+        }
+
+        s_timer?.Dispose();
+        s_timer = null;
+        s_terminal?.Dispose();
+        s_terminal = null;
+        if (s_registrations is not null)
+        {
+            foreach (PosixSignalRegistration? registration in s_registrations)
+            {
+                registration?.Dispose();
+            }
+
+            s_registrations = null;
+        }
+    }
+
+    /// <summary>
+    /// As the process exits, before its watches stop: from now on the terminal goes back whatever still runs in
+    /// pwsh's group, at once if no permission watch holds it any more.
+    /// </summary>
+    internal static void OnProcessExit()
+    {
+        lock (s_lock)
+        {
+            s_exiting = true;
+            if (s_holders == 0)
+            {
+                ReleaseLocked();
+            }
+        }
+    }
+
+    // While pwsh is away from the wrapper's group: a signal to that group (kill %1, timeout, a supervisor) no longer
+    // reaches it, so once a process of the wrapper has ended or stopped, pwsh ends too, as that signal would have
+    // ended it (see TerminalForeground). The terminal and the wrapper first: pwsh dies of SIGTERM without running its
+    // exit handlers (the kernel then closes its groups, which allows every pending permission event).
+    private static void Tick()
+    {
+        lock (s_lock)
+        {
+            if (s_terminal is not { Moved: true } terminal)
+            {
+                return;
+            }
+
+            if (!s_ending && terminal.WrapperInterrupted())
+            {
+                s_ending = true;
+                _ = terminal.TryGiveBack(force: true);
+                _ = Interop.Libc.kill(Interop.Libc.getpid(), Interop.Libc.SIGTERM);
+                return;
+            }
+
+            if (s_holders == 0)
+            {
+                ReleaseLocked();
             }
         }
     }
@@ -96,7 +179,7 @@ internal sealed class StopSignalGuard : IDisposable
                 throw new PlatformNotSupportedException("not Linux");
             }
 
-            registrations[0] = PosixSignalRegistration.Create(PosixSignal.SIGTSTP, Cancel);
+            registrations[0] = PosixSignalRegistration.Create(PosixSignal.SIGTSTP, CancelStop);
             registrations[1] = PosixSignalRegistration.Create(PosixSignal.SIGTTIN, Cancel);
             registrations[2] = PosixSignalRegistration.Create(PosixSignal.SIGTTOU, Cancel);
         }
@@ -117,4 +200,14 @@ internal sealed class StopSignalGuard : IDisposable
 
     // Cancelled, the signal is handled and the process goes on: the default action (stop) is not taken.
     private static void Cancel(PosixSignalContext context) => context.Cancel = true;
+
+    // Ctrl+Z: also what it stopped besides pwsh goes on, and a note says why nothing stopped.
+    private static void CancelStop(PosixSignalContext context)
+    {
+        context.Cancel = true;
+        lock (s_lock)
+        {
+            s_terminal?.OnStopSignal();
+        }
+    }
 }
