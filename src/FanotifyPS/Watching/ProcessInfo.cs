@@ -30,6 +30,9 @@ internal sealed class ProcessInfo
     /// <summary>The history's sequence when these facts were read or made (0: no history).</summary>
     public long Sequence { get; init; }
 
+    /// <summary>The process connector's name of the pid's life these facts are of (its first message); 0 when not known.</summary>
+    public long LifeKey { get; init; }
+
     public byte[] Link { get; }
     public string Exe { get; }
     public string Name { get; }
@@ -60,9 +63,10 @@ internal sealed class ProcessInfo
 
     /// <summary>These facts under another source; for a fork that did not exec, the child's pid, parent and start.</summary>
     internal ProcessInfo Copy(ProcessSource source, long sequence, int? processId = null, int? parentProcessId = null, DateTime? startTime = null,
-        bool? isRead = null, int? userId = null) =>
+        bool? isRead = null, int? userId = null, long? lifeKey = null) =>
         new(Link, Exe, Name, CommandLine, parentProcessId ?? ParentProcessId, userId ?? UserId, processId ?? ProcessId)
         {
+            LifeKey = lifeKey ?? (processId is null ? LifeKey : 0),
             Source = source,
             Sequence = sequence,
             IsRead = isRead ?? (processId is null && IsRead),

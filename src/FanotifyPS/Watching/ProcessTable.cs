@@ -418,19 +418,25 @@ internal sealed unsafe class ProcessTable : IDisposable
     /// Facts read from /proc for a permission event, recorded when the queue reaches that event: from here on
     /// in this queue they are the pid's.
     /// </summary>
-    public void Record(int pid, ProcessInfo live)
+    /// <returns>The facts as recorded, with the life they are of.</returns>
+    public ProcessInfo Record(int pid, ProcessInfo live)
     {
+        ProcessLife? life = LatestLife(pid);
+        long lifeKey = life?.FirstSequence ?? 0;
         if (!_entries.TryGetValue(pid, out Entry? entry))
         {
-            _entries[pid] = new Entry { Facts = live, Life = LatestLife(pid), Seen = _history?.Sequence ?? 0 };
-            return;
+            ProcessInfo facts = lifeKey == 0 ? live : live.Copy(live.Source, live.Sequence, lifeKey: lifeKey);
+            _entries[pid] = new Entry { Facts = facts, Life = life, Seen = _history?.Sequence ?? 0 };
+            return facts;
         }
 
         entry.Facts = entry.Facts.Source == ProcessSource.Exec && string.Equals(entry.Facts.Exe, live.Exe, StringComparison.Ordinal)
-            ? live.Copy(ProcessSource.Exec, entry.Facts.Sequence) : live;
+            ? live.Copy(ProcessSource.Exec, entry.Facts.Sequence, lifeKey: lifeKey)
+            : lifeKey == 0 ? live : live.Copy(live.Source, live.Sequence, lifeKey: lifeKey);
         entry.FromScan = false;
-        entry.Life = LatestLife(pid);
+        entry.Life = life;
         entry.Seen = _history?.Sequence ?? 0;
+        return entry.Facts;
     }
 
     /// <summary>The life of pid that runs now, for facts read from a process held or seen running in this batch.</summary>
@@ -730,7 +736,8 @@ internal sealed unsafe class ProcessTable : IDisposable
         // A fork copies its parent's program, arguments, users, session and cgroup; it starts at the fork.
         DateTime? forkTime = life.ForkTimeNs == 0 ? null : BootClock.MonotonicToUtc(life.ForkTimeNs);
         bool idsChanged = life.IdChangeSequence != 0 || (parentLife is not null && parentLife.IdChangeSequence > life.ForkSequence);
-        return parentFacts.Copy(ProcessSource.Inherited, _history.Sequence, pid, parent, forkTime, userId: idsChanged ? -1 : null);
+        return parentFacts.Copy(ProcessSource.Inherited, _history.Sequence, pid, parent, forkTime, userId: idsChanged ? -1 : null,
+            lifeKey: life.FirstSequence);
     }
 
     /// <summary>The facts of an exec: the program file; the rest from /proc if the process is seen running it.</summary>
@@ -744,7 +751,7 @@ internal sealed unsafe class ProcessTable : IDisposable
         {
             entry.Life = _execLife ?? (_execPidFd >= 0 ? LatestLife(pid) : null);
             // Read at its exec: complete, but a permission event reads it once more (it may rename itself first).
-            return running.Copy(ProcessSource.Exec, _history?.Sequence ?? 0, isRead: false);
+            return running.Copy(ProcessSource.Exec, _history?.Sequence ?? 0, isRead: false, lifeKey: entry.Life?.FirstSequence ?? 0);
         }
 
         // Gone already (or still in its execve). The name is the program file's (exec names a process after the file
@@ -777,6 +784,7 @@ internal sealed unsafe class ProcessTable : IDisposable
             Cgroup = sameProcess ? before.Cgroup : containerOfParent ? parent!.Cgroup : string.Empty,
             ContainerId = sameProcess ? before.ContainerId : containerOfParent ? parent!.ContainerId : string.Empty,
             Sequence = _history?.Sequence ?? 0,
+            LifeKey = entry.Life?.FirstSequence ?? 0,
         };
     }
 

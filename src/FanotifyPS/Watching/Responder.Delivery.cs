@@ -131,7 +131,7 @@ internal sealed unsafe partial class Responder
             isGone = slot.IsGone;
             if (slot.ProcessIsFresh)
             {
-                _processes.Record(record.Pid, process);   // read in pass 1, recorded here, in queue order
+                process = _processes.Record(record.Pid, process);   // read in pass 1, recorded here, in queue order
             }
         }
         else if ((mask & Fanotify.FAN_ALL_PERM_EVENTS) != 0)
@@ -139,7 +139,7 @@ internal sealed unsafe partial class Responder
             process = _processes.ResolvePermission(record.Pid, held: false, out isGone, out bool fresh);
             if (fresh)
             {
-                _processes.Record(record.Pid, process);
+                process = _processes.Record(record.Pid, process);
             }
         }
         else if (record.Pid == 0)
@@ -155,6 +155,10 @@ internal sealed unsafe partial class Responder
         }
 
         CloseFd(info.PidFd);
+        if (_settings.Descriptions is { } descriptions)
+        {
+            process = descriptions.Describe(record.Pid, process);
+        }
 
         int processId = record.Pid;
         int? threadId = null;

@@ -18,7 +18,9 @@ internal sealed unsafe partial class Responder
     {
         int groupFd = _group.Fd;
         _ = _processes.ResolvePermission(_ownPid, held: true, out _, out _);
-        _processes.Record(_ownPid, _processes.ResolvePermission(_ownPid, held: false, out _, out _));   // a live process: the full read of its facts
+        ProcessInfo own = _processes.Record(_ownPid, _processes.ResolvePermission(_ownPid, held: false, out _, out _));   // a live process: the full read of its facts
+        _ = _settings.Descriptions?.Describe(int.MaxValue, own.Copy(ProcessSource.Live, 0, lifeKey: 1));
+        _ = _settings.Descriptions?.Describe(int.MaxValue, own.Copy(ProcessSource.Exec, 0, isRead: false, lifeKey: 1));
         _ = _processes.Resolve(_ownPid, Fanotify.FAN_NOPIDFD, isExec: false, out _);
         _ = _processes.Resolve(int.MaxValue, Fanotify.FAN_EPIDFD, isExec: false, out _);   // gone, never seen: the history's paths
 

@@ -33,6 +33,9 @@ internal sealed class ResponderSettings
 
     /// <summary>The process connector's history, whose sequence a read notes before it starts; null without one.</summary>
     public ProcessHistory? History { get; init; }
+
+    /// <summary>The facts the watch's groups read of each process life, shared by them (null for one group, or without root).</summary>
+    public ProcessDescriptions? Descriptions { get; init; }
 }
 
 internal enum GroupKind

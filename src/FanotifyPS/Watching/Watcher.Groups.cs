@@ -56,6 +56,8 @@ internal sealed partial class Watcher
         _programs?.FindProgramDirectories(running.Values.Select(p => p.Exe));
         AttributionScope? attributionScope = (spec.Events & (FanotifyEventType.OpenExec | FanotifyEventType.CloseNoWrite)) != 0 ? new AttributionScope(spec.Scope, spec.Paths) : null;
         ProcessTable NewTable() => new(history, drainHistory, startSequence, running);
+        // Two groups: what one reads of a process is on the other's events of that process too.
+        ProcessDescriptions? descriptions = fdEvents != FanotifyEventType.None && handleEvents != FanotifyEventType.None ? new() : null;
         var groups = new List<(FileDescriptorHandle Group, FanotifyEventType Events, GroupKind Kind)>();
         if (fdEvents != FanotifyEventType.None)
         {
@@ -72,7 +74,7 @@ internal sealed partial class Watcher
             groups.Add((group, fdEvents, GroupKind.FileDescriptor));
             MountTranslator? translator = spec.Scope != FanotifyScope.Mount && (spec.Filter.HasTree || spec.Policy?.PathMask > 0)
                 ? MountTranslator.Create(mounts) : null;
-            StartResponder(group, GroupKind.FileDescriptor, spec, null, denyWithErrno, flags, translator, NewTable(), attributionScope, history, fdEvents);
+            StartResponder(group, GroupKind.FileDescriptor, spec, null, denyWithErrno, flags, translator, NewTable(), attributionScope, history, fdEvents, descriptions);
         }
 
         if (handleEvents != FanotifyEventType.None)
@@ -80,7 +82,7 @@ internal sealed partial class Watcher
             FileDescriptorHandle group = FanotifyCalls.Open(GroupKind.FileHandle, false, false, spec.ThreadIds, out uint flags, privileged: !unprivileged);
             groups.Add((group, handleEvents, GroupKind.FileHandle));
             HandleResolver handles = unprivileged ? new HandleResolver(mounts, marked: spec.Paths) : new HandleResolver(mounts, _programs!.Descriptors);
-            StartResponder(group, GroupKind.FileHandle, spec, handles, false, flags, null, NewTable(), null, history, handleEvents);
+            StartResponder(group, GroupKind.FileHandle, spec, handles, false, flags, null, NewTable(), null, history, handleEvents, descriptions);
         }
 
         bool execEvents = true;
@@ -140,7 +142,8 @@ internal sealed partial class Watcher
     }
 
     private void StartResponder(FileDescriptorHandle group, GroupKind kind, WatchSpec spec, HandleResolver? handles, bool denyWithErrno,
-        uint groupFlags, MountTranslator? mounts, ProcessTable processes, AttributionScope? attributionScope, ProcessHistory? history, FanotifyEventType requested)
+        uint groupFlags, MountTranslator? mounts, ProcessTable processes, AttributionScope? attributionScope, ProcessHistory? history, FanotifyEventType requested,
+        ProcessDescriptions? descriptions)
     {
         var responder = new Responder(group, _stopEvent!, _queue, new ResponderSettings
         {
@@ -159,6 +162,7 @@ internal sealed partial class Watcher
             Processes = processes,
             AttributionScope = attributionScope,
             History = history,
+            Descriptions = descriptions,
             RequestedEvents = (ulong)requested,
             Unprivileged = Unprivileged,
         });

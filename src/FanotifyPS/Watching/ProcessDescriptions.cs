@@ -1,0 +1,48 @@
+using System;
+using System.Collections.Concurrent;
+
+namespace FanotifyPS.Watching;
+
+/// <summary>
+/// One description per process life for a watch's groups: the facts one group read from /proc while a process ran
+/// are given to the other group's events of the same life and program, which that group knew only from an exec
+/// event (no command line, the program file's name for comm) or not at all.
+/// </summary>
+/// <remarks>
+/// A life is named by the process connector (<see cref="ProcessInfo.LifeKey"/>, shared by every group's table), so
+/// facts are never lent across lives of a reused pid. Shared by the responders of one watch: a lock-free read per
+/// event; a write (a bucket lock, never held while waiting) only when a group has read a life's facts.
+/// </remarks>
+internal sealed class ProcessDescriptions
+{
+    private const int MaxLives = 8192;
+    private readonly ConcurrentDictionary<(int Pid, long Life), ProcessInfo> _read = new();
+
+    /// <summary>The fullest description of this event's process that the watch has: facts read from /proc while it ran this program.</summary>
+    public ProcessInfo Describe(int pid, ProcessInfo facts)
+    {
+        if (facts.LifeKey == 0 || facts.Source == ProcessSource.Unknown)
+        {
+            return facts;
+        }
+
+        (int, long) key = (pid, facts.LifeKey);
+        if (facts.IsRead && facts.HasFacts)
+        {
+            if (!_read.TryGetValue(key, out ProcessInfo? known) || !ReferenceEquals(known, facts))
+            {
+                if (_read.Count >= MaxLives)
+                {
+                    _read.Clear();   // lives end; what is forgotten is re-read, never guessed
+                }
+
+                _read[key] = facts;
+            }
+
+            return facts;
+        }
+
+        return _read.TryGetValue(key, out ProcessInfo? read) && string.Equals(read.Exe, facts.Exe, StringComparison.Ordinal) &&
+            facts.ProcessId == read.ProcessId ? read : facts;
+    }
+}

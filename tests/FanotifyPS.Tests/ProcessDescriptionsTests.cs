@@ -1,0 +1,49 @@
+using System;
+using FanotifyPS.Watching;
+using Xunit;
+
+namespace FanotifyPS.Tests;
+
+/// <summary>One description per process life across a watch's groups (issue 19: vim's CloseWrite had no user nor command line while its Rename had both).</summary>
+public sealed class ProcessDescriptionsTests
+{
+    private const int Pid = 5_000_010;
+    private readonly ProcessDescriptions _descriptions = new();
+
+    private static ProcessInfo Read(string exe, long life) =>
+        new(System.Text.Encoding.UTF8.GetBytes(exe), exe, "vim", "vim /etc/hosts", 1, 0, Pid)
+        {
+            Source = ProcessSource.Live, StartTime = new DateTime(2026, 12, 8, 3, 0, 0, DateTimeKind.Utc), LoginUserId = 1000, LifeKey = life,
+        };
+
+    private static ProcessInfo FromExec(string exe, long life) =>
+        new(System.Text.Encoding.UTF8.GetBytes(exe), exe, "vim.basic", string.Empty, 1, -1, Pid)
+        {
+            Source = ProcessSource.Exec, IsRead = false, LifeKey = life,
+        };
+
+    [Fact]
+    public void An_exec_entry_of_a_life_another_group_read_gets_that_groups_description()
+    {
+        ProcessInfo read = Read("/usr/bin/vim.basic", 7);
+        Assert.Same(read, _descriptions.Describe(Pid, read));
+        ProcessInfo described = _descriptions.Describe(Pid, FromExec("/usr/bin/vim.basic", 7));
+        Assert.Same(read, described);
+        Assert.Equal("vim", described.Name);
+        Assert.Equal("vim /etc/hosts", described.CommandLine);
+        Assert.Equal(0, described.UserId);
+    }
+
+    [Fact]
+    public void Another_life_another_program_or_an_unknown_life_is_not_lent_a_description()
+    {
+        _ = _descriptions.Describe(Pid, Read("/usr/bin/vim.basic", 7));
+        ProcessInfo otherLife = FromExec("/usr/bin/vim.basic", 8);
+        ProcessInfo otherProgram = FromExec("/usr/bin/cat", 7);
+        ProcessInfo unknownLife = FromExec("/usr/bin/vim.basic", 0);
+        Assert.Same(otherLife, _descriptions.Describe(Pid, otherLife));
+        Assert.Same(otherProgram, _descriptions.Describe(Pid, otherProgram));
+        Assert.Same(unknownLife, _descriptions.Describe(Pid, unknownLife));
+        Assert.Same(ProcessInfo.Unknown, _descriptions.Describe(Pid, ProcessInfo.Unknown));
+    }
+}
