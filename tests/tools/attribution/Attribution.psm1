@@ -411,7 +411,7 @@ Send-Ready
 `$events = [Collections.Generic.List[object]]::new()
 while (-not (Test-Path "`$ready.stop")) { foreach (`$e in Get-FanotifyEvent -Watch `$watch -Timeout 0.2) { `$events.Add(`$e) } }
 do { `$before = `$events.Count; foreach (`$e in Get-FanotifyEvent -Watch `$watch -Timeout 1) { `$events.Add(`$e) } } while (`$events.Count -ne `$before)
-`$counts = [ordered]@{ events = `$watch.EventCount; dropped = `$watch.DroppedCount; overflows = `$watch.OverflowCount; lost = `$watch.LostCount }
+`$counts = [ordered]@{ events = `$watch.EventCount; dropped = `$watch.DroppedCount; overflows = `$watch.OverflowCount; lost = `$watch.LostCount; processEventsLost = `$watch.ProcessEventLossCount }
 Stop-FanotifyWatch `$watch
 `$events | ForEach-Object {
     `$row = [ordered]@{}
@@ -491,7 +491,7 @@ function Format-AttributionReport {
     }
     $text = [Text.StringBuilder]::new()
     $counts = $Run.FanotifyPS.WatchCounts
-    $null = $text.AppendLine("Attribution, mode $($Run.Mode): $($Run.Workload.Iterations) iterations in $($Run.Workload.Seconds) s; FanotifyPS -Event $($Run.Event -join ','): $($counts.events) events, $($counts.dropped) dropped, $($counts.overflows) overflows, $($Run.FanotifyPS.Other) not the workload's, $($Run.FanotifyPS.Unexpected) of an unexpected kind$(if ($Run.Fatrace) { "; fatrace: $($Run.Fatrace.Lines) lines, $($Run.Fatrace.Other) not the workload's, $($Run.Fatrace.Unexpected) of an unexpected kind" })")
+    $null = $text.AppendLine("Attribution, mode $($Run.Mode): $($Run.Workload.Iterations) iterations in $($Run.Workload.Seconds) s; FanotifyPS -Event $($Run.Event -join ','): $($counts.events) events, $($counts.dropped) dropped, $($counts.overflows) overflows, $($counts.processEventsLost) process connector messages lost, $($Run.FanotifyPS.Other) not the workload's, $($Run.FanotifyPS.Unexpected) of an unexpected kind$(if ($Run.Fatrace) { "; fatrace: $($Run.Fatrace.Lines) lines, $($Run.Fatrace.Other) not the workload's, $($Run.Fatrace.Unexpected) of an unexpected kind" })")
     $null = $text.Append(($rows | Format-Table -AutoSize | Out-String -Width 200))
     $caseRows = foreach ($name in $script:Cases.Keys) {
         $f = $Run.FanotifyPS.Cases[$name]
@@ -508,6 +508,7 @@ function Format-AttributionReport {
     if ($missing.Count) {
         $null = $text.AppendLine("FanotifyPS: $($missing.Count) named no program; the first ones:")
         $null = $text.Append(($missing | Select-Object -First 8 | Format-Table -AutoSize | Out-String -Width 240))
+        $null = $text.AppendLine("named none, by case: $(($missing | Group-Object Case | ForEach-Object { "$($_.Name) $($_.Count)" }) -join ', '); by iteration: $(($missing | Group-Object { ($_.Path -split '[./]')[-2..-1] -join '.' } | Select-Object -First 12 | ForEach-Object Name) -join ' ')")
     }
     foreach ($result in @($Run.FanotifyPS, $Run.Fatrace) | Where-Object { $_ }) {
         $wrong = @($result.Wrong)
