@@ -734,9 +734,9 @@ internal sealed unsafe class ProcessTable : IDisposable
         }
 
         // A fork copies its parent's program, arguments, users, session and cgroup; it starts at the fork.
-        DateTime? forkTime = life.ForkTimeNs == 0 ? null : BootClock.MonotonicToUtc(life.ForkTimeNs);
         bool idsChanged = life.IdChangeSequence != 0 || (parentLife is not null && parentLife.IdChangeSequence > life.ForkSequence);
-        return parentFacts.Copy(ProcessSource.Inherited, _history.Sequence, pid, parent, forkTime, userId: idsChanged ? -1 : null,
+        // The child's start is not the parent's, and the connector's fork time is not /proc's: none is given.
+        return parentFacts.Copy(ProcessSource.Inherited, _history.Sequence, pid, parent, userId: idsChanged ? -1 : null,
             lifeKey: life.FirstSequence);
     }
 
@@ -778,7 +778,9 @@ internal sealed unsafe class ProcessTable : IDisposable
             Source = ProcessSource.Exec,
             IsRead = false,
             StartTicks = sameProcess ? before.StartTicks : 0,
-            StartTime = sameProcess ? before.StartTime : life is { ForkTimeNs: > 0 } ? BootClock.MonotonicToUtc(life.ForkTimeNs) : default,
+            // Not the fork's time from the connector: it is stamped after the kernel's start time, up to a clock
+            // tick later than /proc/PID/stat says. A start time is given only as /proc says it.
+            StartTime = sameProcess ? before.StartTime : default,
             LoginUserId = sameProcess ? before.LoginUserId : parent?.LoginUserId ?? -1,
             SessionId = sameProcess ? before.SessionId : parent?.SessionId ?? -1,
             Cgroup = sameProcess ? before.Cgroup : containerOfParent ? parent!.Cgroup : string.Empty,
