@@ -112,7 +112,7 @@ function Assert-Root {
 # What the tests run besides pwsh: a C compiler for the test load programs, util-linux's setpriv and mount,
 # mkfs.ext4 for the loop-mounted ext4 image, sshd for the remoting test (run on 127.0.0.1 by the test itself),
 # gdb for the fault test that closes a watcher's fanotify descriptor under it, fatrace as the attribution test's
-# and benchmark's peer.
+# and benchmark's peer, vim as an editor of the attribution load test.
 function Install-TestPrerequisite {
     $missing = @()
     if (-not (Get-Command cc -ErrorAction Ignore)) { $missing += 'gcc', 'libc6-dev' }
@@ -128,6 +128,7 @@ function Install-TestPrerequisite {
     if (-not (Get-Command ss -ErrorAction Ignore)) { $missing += 'iproute2' }
     if (-not (Get-Command gdb -ErrorAction Ignore)) { $missing += 'gdb' }
     if (-not (Get-Command fatrace -ErrorAction Ignore)) { $missing += 'fatrace' }
+    if (-not (Get-Command vim -ErrorAction Ignore)) { $missing += 'vim' }   # the attribution load test's editor (vim -> vim.basic)
     if ($missing) {
         if (-not (Get-Command apt-get -ErrorAction Ignore)) { throw "The tests need these packages: $($missing -join ', ')." }
         Write-Host "Installing test prerequisites: $($missing -join ', ')"
