@@ -104,9 +104,9 @@ function New-LoadTool {
 
 function New-LoadLayout {
     <# Makes each copy's directories and input files on the mount, before any watch starts. #>
-    param([Parameter(Mandatory)] [string] $Mount, [Parameter(Mandatory)] $Tool, [Parameter(Mandatory)] [int] $Iterations)
+    param([Parameter(Mandatory)] [string] $Mount, [Parameter(Mandatory)] $Tool, [Parameter(Mandatory)] [int] $Iterations, [int] $ExecsPerIteration = 4)
     foreach ($copy in $script:Copies) {
-        $out = & bash $Tool.Workload layout (Join-Path $Mount $copy) $Iterations 2>&1
+        $out = & bash $Tool.Workload layout (Join-Path $Mount $copy) $Iterations $ExecsPerIteration 2>&1
         if ($LASTEXITCODE -ne 0) { throw "The layout of copy $copy failed: $out" }
     }
 }
@@ -158,6 +158,8 @@ function Invoke-LoadRun {
         [Parameter(Mandatory)] $Tool,
         [ValidateSet('Live', 'Stopped')] [string] $Mode = 'Live',
         [int] $Iterations = 40,
+        # Exec lives (bash -c "echo e > e.J; cat r.J") per iteration; New-LoadLayout must have been given as many.
+        [int] $ExecsPerIteration = 4,
         [string[]] $Event = @('Open', 'CloseWrite', 'Create', 'Delete', 'Rename', 'Attrib'),
         [int] $TimeoutSeconds = 150
     )
@@ -221,7 +223,7 @@ Stop-FanotifyWatch `$main, `$tree
             $login = if ($Tool.LoginSettable) { "$($ids.LoginUid)" } else { '-' }
             $workloads[$copy] = [pscustomobject]@{
                 Truth   = $truth
-                Process = Start-Bounded bash @($Tool.Workload, 'run', "$Mount/$copy", $Tool.WorkPath, "$Iterations", $truth, $cg, $login, "$($ids.ParentUid)", "$($ids.UserUid)") -TimeoutSeconds $TimeoutSeconds
+                Process = Start-Bounded bash @($Tool.Workload, 'run', "$Mount/$copy", $Tool.WorkPath, "$Iterations", "$ExecsPerIteration", $truth, $cg, $login, "$($ids.ParentUid)", "$($ids.UserUid)") -TimeoutSeconds $TimeoutSeconds
             }
         }
         $allDone = Wait-Until {
@@ -268,7 +270,7 @@ Stop-FanotifyWatch `$main, `$tree
         }
         $events = @(if ((Get-Item $csv).Length -gt 0) { Import-Csv $csv })
         [pscustomobject]@{
-            Mode = $Mode; Event = $Event; Iterations = $Iterations; Mount = $Mount
+            Mode = $Mode; Event = $Event; Iterations = $Iterations; Execs = $ExecsPerIteration; Mount = $Mount
             WorkloadSeconds = $workloadSeconds; Load = @($load); Seconds = [math]::Round($clock.Elapsed.TotalSeconds, 1)
             Events = $events; Truth = $truths; Counts = (Get-Content $stats -Raw | ConvertFrom-Json -AsHashtable)
             Containers = @{ a = $(if ($cgroups['a']) { $cgroups['a'].Id } else { '' }); b = $(if ($cgroups['b']) { $cgroups['b'].Id } else { '' }) }
@@ -322,8 +324,12 @@ function Measure-LoadAttribution {
     $harness = [Collections.Generic.List[object]]::new()
     $other = 0; $overflows = 0; $suffixed = 0
     $lifeByPid = @{}
+    $lifeByCasePid = @{}
     foreach ($copy in $script:Copies) {
-        foreach ($life in $Run.Truth[$copy].Lives.Values) { $lifeByPid["$($life.Pid)"] += @($life) }
+        foreach ($life in $Run.Truth[$copy].Lives.Values) {
+            $lifeByPid["$($life.Pid)"] += @($life)
+            $lifeByCasePid["$copy|$($life.Case)|$($life.Pid)"] += @($life)
+        }
     }
     foreach ($e in $Run.Events) {
         if ("$($e.Event)" -match 'Overflow') { $overflows++; continue }
@@ -331,7 +337,8 @@ function Measure-LoadAttribution {
         $match = $null
         # Attrib events of a deleted file come with the kernel's " (deleted)" suffix in Path: judged by the file's name.
         if ($path.EndsWith(' (deleted)', [StringComparison]::Ordinal)) { $suffixed++; $path = $path.Substring(0, $path.Length - 10) }
-        foreach ($candidate in @($path, "$($e.OldPath)") | Where-Object { $_ }) {
+        foreach ($candidate in $path, "$($e.OldPath)") {
+            if (-not $candidate) { continue }
             if (-not $candidate.StartsWith($prefix, [StringComparison]::Ordinal)) { continue }
             $relative = $candidate.Substring($prefix.Length)
             $slash = $relative.IndexOf('/')
@@ -351,7 +358,7 @@ function Measure-LoadAttribution {
         $life = $null
         if ($null -ne $match.I) { $life = $Run.Truth[$match.Copy].Lives["$($match.Copy)|$case|$($match.I)"] }
         else {
-            $candidates = @($Run.Truth[$match.Copy].Lives.Values | Where-Object { $_.Case -eq $case -and $_.Pid -eq [int]$e.ProcessId })
+            $candidates = @($lifeByCasePid["$($match.Copy)|$case|$($e.ProcessId)"] | Where-Object { $_ })
             if ($candidates.Count -eq 1) { $life = $candidates[0] }
         }
         if (-not $life) { $unknown.Add("$($e.Event) $path (no truth)"); continue }
@@ -386,27 +393,28 @@ function Measure-LoadAttribution {
         ForEach-Object { "$(Format-Event $_): ProcessName $($_.ProcessName), not $($Tool.Programs[$_.Image].Comm); Exe $($_.Exe)" })
     $missing = @($judged | Where-Object Verdict -eq 'Missing')
     $wrongFact = [Collections.Generic.List[object]]::new()
+    $factSpec = @(
+        @{ Name = 'ProcessStartTime'; Event = 'StartTick'; Life = 'Start' }
+        @{ Name = 'UserId'; Event = 'UserId'; Life = 'Uid' }
+        @{ Name = 'LoginUserId'; Event = 'LoginUserId'; Life = 'LoginUid' }
+        @{ Name = 'SessionId'; Event = 'SessionId'; Life = 'Session' }
+        @{ Name = 'ContainerId'; Event = 'ContainerId'; Life = 'ContainerId' }
+    )
     foreach ($j in $judged) {
         $l = $j.Life
-        $facts = @(
-            @{ Name = 'ProcessStartTime'; Value = $j.StartTick; Truth = $l.Start; Field = 'Start'; Unknown = ($null -eq $j.StartTick) }
-            @{ Name = 'UserId'; Value = $j.UserId; Truth = $l.Uid; Field = 'Uid'; Unknown = ($null -eq $j.UserId) }
-            @{ Name = 'LoginUserId'; Value = $j.LoginUserId; Truth = $l.LoginUid; Field = 'LoginUid'; Unknown = ($null -eq $j.LoginUserId -and $null -ne $l.LoginUid) }
-            @{ Name = 'SessionId'; Value = $j.SessionId; Truth = $l.Session; Field = 'Session'; Unknown = ($null -eq $j.SessionId -and $null -ne $l.Session) }
-            @{ Name = 'ContainerId'; Value = $j.ContainerId; Truth = $l.ContainerId; Field = 'ContainerId'; Unknown = ($j.ContainerId -eq '' -and $l.ContainerId -ne '') }
-        )
-        foreach ($f in $facts) {
-            if ($f.Unknown -or "$($f.Value)" -eq "$($f.Truth)") { continue }
-            $shown = if ($null -eq $f.Value -or "$($f.Value)" -eq '') { '(none)' } else { "$($f.Value)" }
-            $truthShown = if ($null -eq $f.Truth -or "$($f.Truth)" -eq '') { '(none)' } else { "$($f.Truth)" }
-            $owner = Get-Owner $j $f.Field $f.Value
+        foreach ($spec in $factSpec) {
+            $value = $j.($spec.Event); $truth = $l.($spec.Life)
+            # An unknown value is allowed; a known one must be the life's own (none, where the life has none).
+            if ($null -eq $value -or "$value" -eq '' -or "$value" -eq "$truth") { continue }
+            $truthShown = if ($null -eq $truth -or "$truth" -eq '') { '(none)' } else { "$truth" }
+            $owner = Get-Owner $j $spec.Life $value
             # How a start time is wrong: another life's, or near the truth (a fork's time is not stat's start time).
-            $kind = $f.Name
-            if ($f.Name -eq 'ProcessStartTime') {
-                $delta = $f.Value - $f.Truth
+            $kind = $spec.Name
+            if ($spec.Name -eq 'ProcessStartTime') {
+                $delta = $value - $truth
                 $kind = if ($owner) { 'ProcessStartTime of another life' } else { "ProcessStartTime $(if ($delta -gt 0) { '+' })$delta tick$(if ([math]::Abs($delta) -ne 1) { 's' })" }
             }
-            $wrongFact.Add([pscustomobject]@{ Fact = $f.Name; Kind = $kind; Judged = $j; Text = "$(Format-Event $j): $($f.Name) $shown, not $truthShown$owner" })
+            $wrongFact.Add([pscustomobject]@{ Fact = $spec.Name; Kind = $kind; Judged = $j; Text = "$(Format-Event $j): $($spec.Name) $value, not $truthShown$owner" })
         }
     }
 
@@ -458,18 +466,20 @@ function Measure-LoadAttribution {
         }
     }
 
+    # The tallies of every event (all), per watch and per case, in one pass.
     $tallies = [ordered]@{}
-    $sets = @(@{ Name = 'all'; Test = { $true } }) +
-        @($judged | Group-Object Watch | ForEach-Object { $w = $_.Name; @{ Name = "watch $w"; Test = { $args[0].Watch -eq $w }.GetNewClosure() } }) +
-        @($judged | Group-Object { $_.Life.Case } | Sort-Object Name | ForEach-Object { $c = $_.Name; @{ Name = $c; Test = { $args[0].Life.Case -eq $c }.GetNewClosure() } })
-    foreach ($set in $sets) {
-        $ev = @($judged | Where-Object { & $set.Test $_ })
-        $tallies[$set.Name] = [pscustomobject][ordered]@{
-            Set = $set.Name; Events = $ev.Count
-            Right = @($ev | Where-Object Verdict -eq 'Right').Count; Wrong = @($ev | Where-Object Verdict -eq 'Wrong').Count
-            Missing = @($ev | Where-Object Verdict -eq 'Missing').Count
-            WrongFacts = @($wrongFact | Where-Object { & $set.Test $_.Judged }).Count
-        }
+    function Get-Tally([string] $Set) {
+        if (-not $tallies.Contains($Set)) { $tallies[$Set] = [pscustomobject][ordered]@{ Set = $Set; Events = 0; Right = 0; Wrong = 0; Missing = 0; WrongFacts = 0 } }
+        $tallies[$Set]
+    }
+    $null = Get-Tally 'all'
+    foreach ($w in @($judged | ForEach-Object Watch | Sort-Object -Unique)) { $null = Get-Tally "watch $w" }
+    foreach ($c in @($judged | ForEach-Object { $_.Life.Case } | Sort-Object -Unique)) { $null = Get-Tally $c }
+    foreach ($j in $judged) {
+        foreach ($set in 'all', "watch $($j.Watch)", $j.Life.Case) { $t = $tallies[$set]; $t.Events++; $t.($j.Verdict)++ }
+    }
+    foreach ($f in $wrongFact) {
+        foreach ($set in 'all', "watch $($f.Judged.Watch)", $f.Judged.Life.Case) { $tallies[$set].WrongFacts++ }
     }
     [pscustomobject]@{
         Judged = $judged.ToArray(); Unknown = $unknown.ToArray(); Other = $other; Overflows = $overflows; DeletedSuffix = $suffixed
@@ -485,7 +495,7 @@ function Format-LoadReport {
     $text = [Text.StringBuilder]::new()
     $reuse = @($Run.Truth.Values | ForEach-Object { $_.Pairs }); $reused = @($reuse | Where-Object { $_.first -eq $_.second }).Count
     $counts = ($Run.Counts.Keys | ForEach-Object { $c = $Run.Counts[$_]; "$_ $($c.events) events, $($c.dropped) dropped, $($c.overflows) overflows, $($c.lost) lost" }) -join '; '
-    $null = $text.AppendLine("Attribution under load, ${Name}: -Event $($Run.Event -join ','); 2 copies x $($Run.Iterations) iterations, workload $($Run.WorkloadSeconds) s, run $($Run.Seconds) s; $counts; $($Result.Judged.Count) judged, $($Result.Other) not the workload's (no path on the mount, such as '(unresolved)'), $($Result.DeletedSuffix) with ' (deleted)' in Path, $($Result.Unknown.Count) unknown, $($Result.Overflows) overflow events; pid reuse: $reused of $($reuse.Count) pairs; load: $((@($Run.Load) | ForEach-Object { "$($_.Name) $($_.CpuSeconds) s CPU$(if (-not $_.Running) { ' (ended early)' })" }) -join ', ')")
+    $null = $text.AppendLine("Attribution under load, ${Name}: -Event $($Run.Event -join ','); 2 copies x $($Run.Iterations) iterations ($($Run.Execs) exec lives each), workload $($Run.WorkloadSeconds) s, run $($Run.Seconds) s; $counts; $($Result.Judged.Count) judged, $($Result.Other) not the workload's (no path on the mount, such as '(unresolved)'), $($Result.DeletedSuffix) with ' (deleted)' in Path, $($Result.Unknown.Count) unknown, $($Result.Overflows) overflow events; pid reuse: $reused of $($reuse.Count) pairs; load: $((@($Run.Load) | ForEach-Object { "$($_.Name) $($_.CpuSeconds) s CPU$(if (-not $_.Running) { ' (ended early)' })" }) -join ', ')")
     $null = $text.Append(($Result.Tallies.Values | Select-Object Set, Events, Right, Wrong, Missing, @{ n = 'right %'; e = { if ($_.Events) { [math]::Round(100.0 * $_.Right / $_.Events, 2) } } }, WrongFacts | Format-Table -AutoSize | Out-String -Width 200))
     $byFact = @($Result.WrongFact | Group-Object Kind | Sort-Object Count -Descending | ForEach-Object { "$($_.Name): $($_.Count)" }) -join ', '
     $null = $text.AppendLine("wrong programs $($Result.WrongProgram.Count); wrong process names $($Result.WrongName.Count); wrong facts $($Result.WrongFact.Count)$(if ($byFact) { " ($byFact)" }); missing programs $($Result.Missing.Count); description breaks $($Result.Description.Count); inherited-identity misses $($Result.Inherited.Count) of $($Result.InheritedEvents); order breaks $($Result.Order.Count)$(if ($Result.Order.Count) { ' (' + ((@($Result.Order) | Group-Object { $_.Split(']')[0].TrimStart('[') } | ForEach-Object { "$($_.Name) $($_.Count)" }) -join ', ') + ')' }); harness mismatches $($Result.Harness.Count)")

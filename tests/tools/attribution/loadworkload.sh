@@ -4,9 +4,10 @@
 # runs its program: pid, start time (field 22 of /proc/PID/stat: with the pid, one life), the uid it runs as, its
 # login uid, audit session and cgroup v2 path. Two copies run at once, each in its own directory DIR.
 #
-# usage: loadworkload.sh layout DIR ITERATIONS
+# usage: loadworkload.sh layout DIR ITERATIONS EXECS
 #          makes DIR's directories and the files the workload reads or edits (before any watch starts)
-#        loadworkload.sh run DIR WORK ITERATIONS TRUTH CGROUP LOGINUID PARENTUID USERUID
+#        loadworkload.sh run DIR WORK ITERATIONS EXECS TRUTH CGROUP LOGINUID PARENTUID USERUID
+#          EXECS: how many exec lives (below) an iteration runs: that case's failure is the rarest;
 #          DIR: the copy's directory on the watched tmpfs; WORK: on another filesystem, holds attrreuse and the
 #          release file; TRUTH: the ground-truth file (appended to); CGROUP: a cgroup v2 directory for the
 #          long-lived parent ('-': none); LOGINUID: the login uid the parent sets ('-': none; it can be set only
@@ -19,7 +20,7 @@
 # main loop and the parent's children are done.
 # Lives and files (DIR/...):
 #   exec J       bash -c "echo e > exec/e.J; cat exec/r.J": bash writes e.J, then execs cat (same pid) for r.J;
-#                EXECS times per iteration (J = I * EXECS + K)
+#                EXECS times an iteration (J = I * EXECS + K)
 #   reuse-*      attrreuse: tee, then touch on the same pid (ns_last_pid), reuse-tee/tee.I.PID, reuse-touch/touch.I.PID
 #   user-u I     touch user/u.I as USERUID (setpriv)          user-r I   cat user/r.I as 65534 (setpriv)
 #   login-t I    touch login/t.I, a child of the parent       login-u I  touch login/u.I as PARENTUID
@@ -29,11 +30,9 @@
 #   tree-sed I   sed -i edits tree/s.I: a temporary sedXXXXXX renamed onto s.I
 set -u
 shopt -s nullglob
-# The exec case is the rarest failure (issue 19: 3 of about 1,200 events): it runs EXECS times per iteration.
-EXECS=6
 
 if [ "$1" = layout ]; then
-    D=$2 N=$3
+    D=$2 N=$3 EXECS=$4
     mkdir -p "$D"/{exec,reuse-tee,reuse-touch,user,login,tree}
     chmod 1777 "$D/user" "$D/login"
     for ((j = 0; j < N * EXECS; j++)); do echo r > "$D/exec/r.$j"; done
@@ -45,7 +44,7 @@ if [ "$1" = layout ]; then
 fi
 
 [ "$1" = run ] || { echo "usage: $0 layout|run ..." >&2; exit 2; }
-D=$2 W=$3 N=$4 TRUTH=$5 CGROUP=$6 LOGINUID=$7 PARENTUID=$8 USERUID=$9
+D=$2 W=$3 N=$4 EXECS=$5 TRUTH=$6 CGROUP=$7 LOGINUID=$8 PARENTUID=$9 USERUID=${10}
 LINGER=120
 exec 3>>"$TRUTH"
 
