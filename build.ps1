@@ -113,7 +113,7 @@ function Assert-Root {
 # mkfs.ext4 for the loop-mounted ext4 image, sshd for the remoting test (run on 127.0.0.1 by the test itself),
 # gdb for the fault test that closes a watcher's fanotify descriptor under it, fatrace as the attribution test's
 # and benchmark's peer, tmux for the event table on terminals of a fixed size and for the Ctrl+Z tests (a
-# terminal where an interactive bash runs `dotnet pwsh`).
+# terminal where an interactive bash runs `dotnet pwsh`), vim as an editor of the attribution load test.
 function Install-TestPrerequisite {
     $missing = @()
     if (-not (Get-Command cc -ErrorAction Ignore)) { $missing += 'gcc', 'libc6-dev' }
@@ -130,6 +130,7 @@ function Install-TestPrerequisite {
     if (-not (Get-Command ss -ErrorAction Ignore)) { $missing += 'iproute2' }
     if (-not (Get-Command gdb -ErrorAction Ignore)) { $missing += 'gdb' }
     if (-not (Get-Command fatrace -ErrorAction Ignore)) { $missing += 'fatrace' }
+    if (-not (Get-Command vim -ErrorAction Ignore)) { $missing += 'vim' }   # the attribution load test's editor (vim -> vim.basic)
     if ($missing) {
         if (-not (Get-Command apt-get -ErrorAction Ignore)) { throw "The tests need these packages: $($missing -join ', ')." }
         Write-Host "Installing test prerequisites: $($missing -join ', ')"
