@@ -166,7 +166,7 @@ public sealed class GetFanotifyEventCommand : WatchStartCommandBase, IDisposable
         bool timed = MyInvocation.BoundParameters.ContainsKey(nameof(Timeout));
         // A read of what is buffered ends at once (-Timeout 0 too): no bar for it.
         _progress = wait && ((timed && Timeout > 0) || Count > 0) && watches.Count != 0 && StreamProgress.CanBeSeen(Host)
-            ? new StreamProgress(this, watches, timed ? Timeout : null, Count)
+            ? new StreamProgress(this, Host, watches, timed ? Timeout : null, Count)
             : null;
         try
         {
