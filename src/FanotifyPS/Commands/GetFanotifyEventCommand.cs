@@ -197,6 +197,9 @@ public sealed class GetFanotifyEventCommand : WatchStartCommandBase, IDisposable
             (null, { } read) => read,
             ({ } stream, { } read) => e => stream.Reports(e) && read(e),
         };
+        // The deadline has passed: one more read returns what came before it, while this thread wrote downstream
+        // or drew the bar (an ad hoc watch stops after the stream: what it leaves is lost).
+        bool lastRead = false;
         while (true)
         {
             // Each handle is read before its watch is read from: events that come after the read set it.
@@ -243,6 +246,11 @@ public sealed class GetFanotifyEventCommand : WatchStartCommandBase, IDisposable
             }
 
             WriteMessages(watches);
+            if (lastRead)
+            {
+                return;
+            }
+
             _progress?.Update(_written);
             if (!wait || open.Count == 0)
             {
@@ -262,7 +270,8 @@ public sealed class GetFanotifyEventCommand : WatchStartCommandBase, IDisposable
                 double remaining = (Timeout * 1000.0) - deadline.Elapsed.TotalMilliseconds;
                 if (remaining <= 0)
                 {
-                    return;
+                    lastRead = true;
+                    continue;
                 }
 
                 waitMilliseconds = (int)Math.Ceiling(remaining);
