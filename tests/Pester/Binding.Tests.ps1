@@ -327,6 +327,53 @@ try { Get-FanotifyEvent -Watch `$w -Count 5 } finally { Remove-FanotifyWatch `$w
     }
 }
 
+Describe 'The progress of a stream on a terminal' -Tag 'RequireRoot' {
+    BeforeAll { $mount = New-TestMount }
+    AfterAll { Remove-TestMount $mount }
+    BeforeEach { Remove-Item "$mount/*" -Force -ErrorAction Ignore }
+
+    # pwsh's console host reads the cursor position to draw the bar (it sets the terminal's modes to read the
+    # answer): from a process group in the terminal's background, the kernel stops the whole process for that.
+    It 'ends within -Timeout with every event, in the terminal''s <Group> process group, the bar drawn only there: <Bar>' -ForEach @(
+        @{ Group = 'foreground'; Bar = $true }
+        @{ Group = 'background'; Bar = $false }
+    ) {
+        $log = Join-Path ([IO.Path]::GetTempPath()) "fanotifyps-progress-$([guid]::NewGuid().ToString('n')).log"
+        try {
+            # The writer starts once the watch's mark exists (the fdinfo of a fanotify group lists its marks).
+            Set-Content -LiteralPath "$log.sh" -Value @"
+until grep -qsE '^fanotify (ino|mnt_id|sdev):' /proc/`$1/fdinfo/*; do sleep 0.05; done
+for i in `$(seq 20); do echo `$i > '$mount/t'`$i; sleep 0.05; done
+"@
+            $screen = Invoke-InTerminal -Columns 160 -Rows 40 -TimeoutSeconds 30 -Foreground:($Group -eq 'foreground') -OutputLog $log -Script @"
+`$ProgressPreference = 'Continue'
+# Fields 3 and 6 after the name in /proc/PID/stat: this process's group and the terminal's foreground group.
+`$stat = ((Get-Content -Raw /proc/`$PID/stat) -replace '^.*\) ') -split ' '
+"GROUP `$(if (`$stat[2] -eq `$stat[5]) { 'foreground' } else { 'background' })"
+`$info = [Diagnostics.ProcessStartInfo]::new('timeout')
+foreach (`$a in '--signal=KILL', '30', 'sh', '$log.sh', `$PID) { `$info.ArgumentList.Add(`$a) }
+`$null = [Diagnostics.Process]::Start(`$info)
+`$clock = [Diagnostics.Stopwatch]::StartNew()
+`$events = @(Get-FanotifyEvent '$mount' -Event CloseWrite -Timeout 4)
+"CAPTURED `$(`$events.Count) IN `$(`$clock.Elapsed.TotalSeconds.ToString('0.0', [cultureinfo]::InvariantCulture)) S"
+"FILES `$((`$events.Path | ForEach-Object { Split-Path `$_ -Leaf } | Sort-Object { [int]`$_.Substring(1) }) -join ' ')"
+"@
+            $text = $screen -join "`n"
+            $text | Should -Match "(?m)^GROUP $Group$"
+            $captured = [regex]::Match($text, '(?m)^CAPTURED (\d+) IN (\d+\.\d) S$')
+            $captured.Success | Should -BeTrue -Because "the capture ends and says so on the screen:`n$text"
+            $captured.Groups[1].Value | Should -Be 20 -Because 'every file written meanwhile is captured'
+            [double]$captured.Groups[2].Value | Should -BeLessThan 6 -Because 'the capture ends at its -Timeout of 4 s, give or take the start and stop of its watch'
+            $text | Should -Match "(?m)^FILES $((1..20 | ForEach-Object { "t$_" }) -join ' ')$"
+            # Drawn while the stream ran, taken down at its end.
+            $drawn = (Get-Content -LiteralPath $log -Raw -ErrorAction Ignore) -match 'Get-FanotifyEvent: watch \d+'
+            $drawn | Should -Be $Bar
+            $text | Should -Not -Match 'Get-FanotifyEvent: watch'
+        }
+        finally { Remove-Item -LiteralPath $log, "$log.sh" -ErrorAction Ignore }
+    }
+}
+
 Describe 'The warning that this pwsh''s own events pass every rule' -Tag 'RequireRoot' {
     BeforeAll { $mount = New-TestMount; Set-Content "$mount/secret" 'x' }
     AfterAll { Remove-TestMount $mount }

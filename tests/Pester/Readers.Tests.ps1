@@ -146,3 +146,24 @@ $events = @(Get-FanotifyEvent -Watch $w -WarningVariable warned -WarningAction S
         }
     }
 }
+
+Describe 'The end of a timed stream' -Tag 'RequireRoot' {
+    BeforeAll { $mount = New-TestMount }
+    AfterAll { Remove-TestMount $mount }
+
+    It 'returns what came before -Timeout while the pipeline was busy past it' {
+        # The first file is written once the watch's mark exists (the fdinfo of a fanotify group lists its marks).
+        $writer = Start-Bounded sh @('-c', "until grep -qsE '^fanotify (ino|mnt_id|sdev):' /proc/$PID/fdinfo/*; do sleep 0.05; done; echo 1 > '$mount/first'") -TimeoutSeconds 30
+        # Its consumer has another process write a second file long before the deadline, then holds the pipeline
+        # past it, as a slow command downstream or a slow progress bar does.
+        $events = @(Get-FanotifyEvent $mount -Event CloseWrite -Timeout 2 | ForEach-Object {
+                if ($_.Path -eq "$mount/first") {
+                    & sh -c "echo 2 > '$mount/second'"
+                    Start-Sleep -Milliseconds 2500
+                }
+                $_
+            })
+        $writer.WaitForExit(10000) | Should -BeTrue
+        $events.Path | Should -Be "$mount/first", "$mount/second"
+    }
+}

@@ -161,8 +161,13 @@ function Invoke-InTerminal {
     Runs a script in a child pwsh, which has imported the module under test, on a terminal of a fixed size: a
     tmux pane on a tmux server of its own. Returns the lines the terminal shows once the script has ended (its
     scrollback included), as a user would see them. The child runs under a hard deadline (SIGKILL).
+    The child's process group is one of its own, in the terminal's background (timeout(1) makes one, as under
+    `timeout` in a shell script or in a job started with &): a change of the terminal's modes stops it with
+    SIGTTOU. -Foreground runs it in the terminal's foreground process group instead, as at a shell prompt.
+    -OutputLog names a file that gets every byte the child writes to the terminal, escape sequences included.
     #>
-    param([Parameter(Mandatory)] [string] $Script, [int] $Columns = 80, [int] $Rows = 50, [int] $TimeoutSeconds = 60)
+    param([Parameter(Mandatory)] [string] $Script, [int] $Columns = 80, [int] $Rows = 50, [int] $TimeoutSeconds = 60,
+        [switch] $Foreground, [string] $OutputLog)
     $base = Join-Path ([IO.Path]::GetTempPath()) "fanotifyps-terminal-$([guid]::NewGuid().ToString('n'))"
     Set-Content -Path "$base.ps1" -Value @"
 `$ErrorActionPreference = 'Stop'
@@ -170,7 +175,7 @@ Import-Module '$env:FANOTIFYPS_MODULE'
 $Script
 "@
     $pwsh = Get-PwshCommand
-    $words = @('timeout', '--signal=KILL', "$TimeoutSeconds", $pwsh.FilePath) + @($pwsh.Prefix) + @('-NoProfile', '-NonInteractive', '-File', "$base.ps1")
+    $words = @('timeout') + @(if ($Foreground) { '--foreground' }) + @('--signal=KILL', "$TimeoutSeconds", $pwsh.FilePath) + @($pwsh.Prefix) + @('-NoProfile', '-NonInteractive', '-File', "$base.ps1")
     # The pane stays after the script, so that its screen can be read; "; touch" says the script has ended.
     $command = (($words | ForEach-Object { "'$_'" }) -join ' ') + "; touch '$base.done'; sleep $($TimeoutSeconds + 30)"
     $socket = Split-Path $base -Leaf
@@ -178,6 +183,8 @@ $Script
     try {
         & tmux -L $socket -f /dev/null new-session -d -x $Columns -y $Rows $command
         if ($LASTEXITCODE -ne 0) { throw "tmux did not start a $Columns-column terminal." }
+        # Long before the child's pwsh has started and written anything.
+        if ($OutputLog) { & tmux -L $socket pipe-pane -O "cat >> '$OutputLog'" }
         $socketPath = & tmux -L $socket display-message -p '#{socket_path}'
         if (-not (Wait-Until { Test-Path "$base.done" } -TimeoutSeconds ($TimeoutSeconds + 10))) {
             throw "The script in the terminal did not end within $TimeoutSeconds seconds."

@@ -166,7 +166,7 @@ public sealed class GetFanotifyEventCommand : WatchStartCommandBase, IDisposable
         bool timed = MyInvocation.BoundParameters.ContainsKey(nameof(Timeout));
         // A read of what is buffered ends at once (-Timeout 0 too): no bar for it.
         _progress = wait && ((timed && Timeout > 0) || Count > 0) && watches.Count != 0 && StreamProgress.CanBeSeen(Host)
-            ? new StreamProgress(this, watches, timed ? Timeout : null, Count)
+            ? new StreamProgress(this, Host, watches, timed ? Timeout : null, Count)
             : null;
         try
         {
@@ -197,6 +197,9 @@ public sealed class GetFanotifyEventCommand : WatchStartCommandBase, IDisposable
             (null, { } read) => read,
             ({ } stream, { } read) => e => stream.Reports(e) && read(e),
         };
+        // The deadline has passed: one more read returns what came before it, while this thread wrote downstream
+        // or drew the bar (an ad hoc watch stops after the stream: what it leaves is lost).
+        bool lastRead = false;
         while (true)
         {
             // Each handle is read before its watch is read from: events that come after the read set it.
@@ -243,6 +246,11 @@ public sealed class GetFanotifyEventCommand : WatchStartCommandBase, IDisposable
             }
 
             WriteMessages(watches);
+            if (lastRead)
+            {
+                return;
+            }
+
             _progress?.Update(_written);
             if (!wait || open.Count == 0)
             {
@@ -262,7 +270,8 @@ public sealed class GetFanotifyEventCommand : WatchStartCommandBase, IDisposable
                 double remaining = (Timeout * 1000.0) - deadline.Elapsed.TotalMilliseconds;
                 if (remaining <= 0)
                 {
-                    return;
+                    lastRead = true;
+                    continue;
                 }
 
                 waitMilliseconds = (int)Math.Ceiling(remaining);

@@ -5,6 +5,7 @@ using System.Globalization;
 using System.Linq;
 using System.Management.Automation;
 using System.Management.Automation.Host;
+using FanotifyPS.Interop;
 
 namespace FanotifyPS.Commands;
 
@@ -13,6 +14,14 @@ namespace FanotifyPS.Commands;
 /// events returned, drops. Written from the pipeline thread, at most every <see cref="IntervalMilliseconds"/>. Names
 /// are escaped as the views escape them: the bar is drawn on the terminal.
 /// </summary>
+/// <remarks>
+/// pwsh's console host reads the cursor position to draw or take down a bar: it sets the terminal's modes
+/// (tcsetattr on standard input) and reads the terminal's answer. The kernel stops a process that does either from
+/// a process group in the background of its terminal (SIGTTOU, SIGTTIN), every thread of it: the stream, its
+/// -Timeout and its watch would wait until fg, or forever. A shell script that runs pwsh under timeout(1) gives it
+/// such a group, as does a job started with &amp;. So the console host gets a record only while pwsh's group is
+/// the terminal's foreground one, looked at before each record: a job brought to the foreground gets its bar.
+/// </remarks>
 internal sealed class StreamProgress
 {
     /// <summary>The most often the bar changes; also how long the stream waits at most between updates while nothing comes.</summary>
@@ -21,6 +30,7 @@ internal sealed class StreamProgress
     private const int ActivityId = 0x46414E;
 
     private readonly Cmdlet _cmdlet;
+    private readonly bool _onTerminal;
     private readonly List<FanotifyWatch> _watches;
     private readonly double? _timeout;
     private readonly int _count;
@@ -34,17 +44,31 @@ internal sealed class StreamProgress
     /// file or a pipe nobody sees it, while drawing it still costs (a waiting reader would use CPU for nothing).
     /// Other hosts (an editor's, a runspace's) decide for themselves.
     /// </summary>
-    internal static bool CanBeSeen(PSHost host) =>
-        !string.Equals(host.Name, "ConsoleHost", StringComparison.Ordinal) || !Console.IsOutputRedirected;
+    internal static bool CanBeSeen(PSHost host) => !IsConsoleHost(host) || !Console.IsOutputRedirected;
 
-    internal StreamProgress(Cmdlet cmdlet, List<FanotifyWatch> watches, double? timeout, int count)
+    private static bool IsConsoleHost(PSHost host) => string.Equals(host.Name, "ConsoleHost", StringComparison.Ordinal);
+
+    /// <summary>
+    /// This process's group is in the background of its terminal (standard input's or output's): a console host
+    /// that drew a bar now would stop it. False where they are no terminal of this process (no job control there).
+    /// </summary>
+    internal static bool InTerminalBackground()
+    {
+        int group = Libc.getpgrp();
+        int input = Libc.tcgetpgrp(Libc.STDIN_FILENO);
+        int output = Libc.tcgetpgrp(Libc.STDOUT_FILENO);
+        return (input > 0 && input != group) || (output > 0 && output != group);
+    }
+
+    internal StreamProgress(Cmdlet cmdlet, PSHost host, List<FanotifyWatch> watches, double? timeout, int count)
     {
         _cmdlet = cmdlet;
+        _onTerminal = IsConsoleHost(host);
         _watches = watches;
         _timeout = timeout;
         _count = count;
         _activity = watches.Count == 1
-            ? $"Get-FanotifyEvent: watch {watches[0].Id} ({Interop.PathText.Escape(watches[0].Name)}) on {string.Join(", ", watches[0].Path.Select(Interop.PathText.Escape))}"
+            ? $"Get-FanotifyEvent: watch {watches[0].Id} ({PathText.Escape(watches[0].Name)}) on {string.Join(", ", watches[0].Path.Select(PathText.Escape))}"
             : $"Get-FanotifyEvent: watches {string.Join(", ", watches.Select(w => w.Id.ToString(CultureInfo.InvariantCulture)))}";
     }
 
@@ -71,6 +95,11 @@ internal sealed class StreamProgress
             return;   // nothing to redraw: an idle counted stream writes nothing
         }
 
+        if (_onTerminal && InTerminalBackground())
+        {
+            return;   // drawn would be stopped: see the remarks
+        }
+
         // A new record each time (a host may keep the ones it got), under one id: the one bar of this command.
         _shown = new ProgressRecord(ActivityId, _activity, status)
         {
@@ -83,10 +112,12 @@ internal sealed class StreamProgress
     /// <summary>
     /// Ends the bar, once something was shown; also after a downstream stop (Select-Object -First). After Ctrl+C the
     /// pipeline takes no more records: the console host takes the bar down itself, at the end of the command line.
+    /// Not from the background of the terminal (a job put there after its bar was drawn): taking it down would stop
+    /// this process before its watch is stopped.
     /// </summary>
     internal void Complete()
     {
-        if (_shown is null)
+        if (_shown is null || (_onTerminal && InTerminalBackground()))
         {
             return;
         }

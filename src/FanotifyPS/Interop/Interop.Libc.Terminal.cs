@@ -2,10 +2,12 @@ using System.Runtime.InteropServices;
 
 namespace FanotifyPS.Interop;
 
-// Process groups and the controlling terminal: which processes Ctrl+Z reaches (Watching/TerminalForeground).
+// Process groups and the controlling terminal: which processes Ctrl+Z reaches (Watching/TerminalForeground), and
+// whether this process's group is the terminal's foreground one (the progress bar, Commands/StreamProgress).
 #pragma warning disable CS8981 // kernel struct names kept verbatim
 internal static unsafe partial class Libc
 {
+    internal const int STDIN_FILENO = 0;
     internal const int O_RDWR = 0x2;
     internal const int O_NOCTTY = 0x100;   // 0400, same value on x86_64 and arm64
 
@@ -35,6 +37,7 @@ internal static unsafe partial class Libc
     [LibraryImport("libc", SetLastError = true)]
     internal static partial int setpgid(int pid, int pgid);
 
+    /// <summary>The terminal's foreground process group; -1 (ENOTTY) where the fd is not this process's controlling terminal.</summary>
     [LibraryImport("libc", SetLastError = true)]
     internal static partial int tcgetpgrp(int fd);
 
