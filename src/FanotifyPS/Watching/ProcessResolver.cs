@@ -57,7 +57,13 @@ internal sealed unsafe class ProcessResolver : IDisposable
         }
 
         byte[] bytes = link.ToArray();
-        return ReadFacts(pid, ProcPath.WriteProcPath(_links.Path, pid), bytes, exe, out _);
+        ProcessInfo facts = ReadFacts(pid, ProcPath.WriteProcPath(_links.Path, pid), bytes, exe, out _);
+
+        // The files are read one by one: an exec between them (bash's comm read as the cat it exec'd), or an exit and
+        // a new process under the pid, would mix two programs or two lives. Then nothing is said.
+        return TryReadExe(pid, out ReadOnlySpan<byte> after) && after.SequenceEqual(bytes) &&
+            TryReadStat(pid, out ReadOnlySpan<byte> name, out ulong startTicks) && startTicks == facts.StartTicks &&
+            string.Equals(PathText.Decode(name), facts.Name, StringComparison.Ordinal) ? facts : null;
     }
 
     /// <summary>What /proc/PID/stat says of a process, even of a zombie: its name and start time; false when it is gone.</summary>
