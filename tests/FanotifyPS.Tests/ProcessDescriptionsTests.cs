@@ -13,7 +13,7 @@ public sealed class ProcessDescriptionsTests
     private static ProcessInfo Read(string exe, long life) =>
         new(System.Text.Encoding.UTF8.GetBytes(exe), exe, "vim", "vim /etc/hosts", 1, 0, Pid)
         {
-            Source = ProcessSource.Live, StartTime = new DateTime(2026, 12, 8, 3, 0, 0, DateTimeKind.Utc), LoginUserId = 1000, LifeKey = life,
+            Source = ProcessSource.Live, StartTime = new DateTime(2026, 12, 8, 3, 0, 0, DateTimeKind.Utc), StartTicks = 12345, LoginUserId = 1000, LifeKey = life,
         };
 
     private static ProcessInfo FromExec(string exe, long life) =>

@@ -305,11 +305,14 @@ public class ProcessEventsListenerTests
         ProcessEvent uidEvent = Assert.Single(ReadAll(uid, out _));
         Assert.Equal(ProcessEventKind.IdChange, uidEvent.Kind);
         Assert.Equal(40, uidEvent.ProcessId);
-        Assert.Equal(ProcessEventKind.IdChange, Assert.Single(ReadAll(gid, out _)).Kind);
+        Assert.Equal(65534, uidEvent.UserId);
+        Assert.Empty(ReadAll(gid, out _));   // a group change does not change the user
 
         var history = new ProcessHistory();
         Assert.Equal(1, ProcessEventsListener.Apply(uid, history, out _));
-        Assert.NotEqual(0, Assert.Single(history.LivesSince(40, 0)).IdChangeSequence);
+        ProcessLife life = Assert.Single(history.LivesSince(40, 0));
+        Assert.NotEqual(0, life.IdChangeSequence);
+        Assert.Equal(65534, life.UserIdAfterChange);
     }
 
     [Fact]
@@ -324,6 +327,8 @@ public class ProcessEventsListenerTests
 
             ProcessLife child = Assert.Single(listener.History.LivesSince(Assert.Single(children), 0));
             Assert.NotEqual(0, child.IdChangeSequence);
+            Assert.Equal(65534, child.UserIdAfterChange);
+            Assert.True(child.IdChangeSequence < child.Execs[^1], "setpriv changes its uid, then execs true");
             Assert.Equal(0, Assert.Single(listener.History.LivesSince(shell, 0)).IdChangeSequence);
         }
         finally

@@ -332,8 +332,8 @@ public sealed class ProcessTableTests : IDisposable
     public void A_gone_child_that_changed_its_ids_or_ran_a_set_id_program_has_no_user()
     {
         _history.OnFork(Environment.ProcessId, Child, 0);
-        _history.OnIdChange(Child);
         _history.OnExec(Child);
+        _history.OnIdChange(Child, 65534);   // after its exec: which of its events had which uid is not known
         _history.OnExit(Child);
         _history.OnFork(Environment.ProcessId, Grandchild, 0);
         _history.OnExec(Grandchild);
@@ -364,6 +364,23 @@ public sealed class ProcessTableTests : IDisposable
         ProcessInfo facts = Resolve(Child);
         Assert.Equal("/usr/bin/bash", facts.Exe);
         Assert.Equal(ProcessSource.Inherited, facts.Source);
+    }
+
+    [Fact]
+    public void A_gone_child_that_changed_its_uid_before_its_exec_has_the_uid_it_changed_to()
+    {
+        // setpriv --reuid=2002 touch f: setresuid, then exec touch.
+        _history.OnFork(Environment.ProcessId, Child, 0);
+        _history.OnExec(Child);
+        _history.OnIdChange(Child, 2002);
+        _history.OnExec(Child);
+        _history.OnExit(Child);
+        _table.OnExec(Child, -1, "/usr/bin/setpriv");
+        _table.OnExec(Child, -1, "/usr/lib/x86_64-linux-gnu/ld-linux-x86-64.so.2");
+        _table.OnExec(Child, -1, "/usr/bin/touch");
+        ProcessInfo facts = Resolve(Child);
+        Assert.Equal("/usr/bin/touch", facts.Exe);
+        Assert.Equal(2002, facts.UserId);
     }
 
     private ProcessInfo Resolve(int pid) => _table.Resolve(pid, Fanotify.FAN_EPIDFD, isExec: false, out _);

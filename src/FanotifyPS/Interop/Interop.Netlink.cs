@@ -116,6 +116,9 @@ internal static unsafe partial class Netlink
 
     internal const int ExecProcEventSize = 8;
 
+    /* struct id_proc_event { __kernel_pid_t process_pid, process_tgid; union { __u32 ruid, rgid; } r; union { __u32 euid, egid; } e; }; */
+    internal const int IdProcEventSize = 16;
+
     /* struct exit_proc_event { __kernel_pid_t process_pid, process_tgid; __u32 exit_code, exit_signal;
      *                          __kernel_pid_t parent_pid, parent_tgid; };  (the parent fields since 5.x) */
     [StructLayout(LayoutKind.Sequential)]

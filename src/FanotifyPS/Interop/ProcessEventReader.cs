@@ -14,7 +14,7 @@ internal enum ProcessEventKind
     /// <summary>A process ended: its thread group leader exited (a thread's exit is not one).</summary>
     Exit,
 
-    /// <summary>ProcessId (a tgid) changed its user or group ids (PROC_EVENT_UID, PROC_EVENT_GID: setuid(), a set-ID exec).</summary>
+    /// <summary>ProcessId (a tgid) changed its user ids (PROC_EVENT_UID: setuid(), setresuid()); UserId is the new effective uid.</summary>
     IdChange,
 
     /// <summary>PROC_EVENT_NONE: the kernel's answer to a PROC_CN_MCAST_LISTEN or IGNORE, of any listener.</summary>
@@ -23,7 +23,7 @@ internal enum ProcessEventKind
 
 /// <summary>One process event as read from the connector; Ack and Error only for <see cref="ProcessEventKind.Ack"/>.</summary>
 internal readonly record struct ProcessEvent(
-    ProcessEventKind Kind, int ProcessId, int ParentProcessId, ulong TimestampNs, uint Ack, uint Error);
+    ProcessEventKind Kind, int ProcessId, int ParentProcessId, ulong TimestampNs, uint Ack, uint Error, int UserId = -1);
 
 /// <summary>
 /// Walks one datagram of the process events connector, allocation-free (NLMSG_OK / NLMSG_NEXT): netlink messages
@@ -153,16 +153,17 @@ internal ref struct ProcessEventReader
                 return true;
             }
 
-            // struct id_proc_event { process_pid, process_tgid; union r; union e; }: only the tgid is read.
-            case Netlink.PROC_EVENT_UID or Netlink.PROC_EVENT_GID when data.Length >= Netlink.ExecProcEventSize:
+            // struct id_proc_event { process_pid, process_tgid; union { ruid, rgid } r; union { euid, egid } e; }.
+            case Netlink.PROC_EVENT_UID when data.Length >= Netlink.IdProcEventSize:
             {
-                Netlink.exec_proc_event id = MemoryMarshal.Read<Netlink.exec_proc_event>(data);
-                processEvent = new ProcessEvent(ProcessEventKind.IdChange, id.process_tgid, 0, timestamp, 0, 0);
+                int tgid = MemoryMarshal.Read<int>(data.Slice(sizeof(int)));
+                int euid = MemoryMarshal.Read<int>(data.Slice(3 * sizeof(int)));
+                processEvent = new ProcessEvent(ProcessEventKind.IdChange, tgid, 0, timestamp, 0, 0, euid);
                 return true;
             }
 
             case Netlink.PROC_EVENT_NONE or Netlink.PROC_EVENT_FORK or Netlink.PROC_EVENT_EXEC or Netlink.PROC_EVENT_EXIT or
-                Netlink.PROC_EVENT_UID or Netlink.PROC_EVENT_GID:
+                Netlink.PROC_EVENT_UID:
                 Truncated = true;   // too short for its kind
                 return false;
             default:

@@ -27,7 +27,7 @@ internal sealed class ProcessDescriptions
         }
 
         (int, long) key = (pid, facts.LifeKey);
-        if (facts.IsRead && facts.HasFacts)
+        if (WasRead(facts))
         {
             if (!_read.TryGetValue(key, out ProcessInfo? known) || !ReferenceEquals(known, facts))
             {
@@ -45,4 +45,7 @@ internal sealed class ProcessDescriptions
         return _read.TryGetValue(key, out ProcessInfo? read) && string.Equals(read.Exe, facts.Exe, StringComparison.Ordinal) &&
             facts.ProcessId == read.ProcessId ? read : facts;
     }
+
+    /// <summary>Read from /proc while the process ran this program (an exec entry read at once counts too: not yet re-read for a verdict).</summary>
+    private static bool WasRead(ProcessInfo facts) => facts.StartTicks != 0 && (facts.IsRead || facts.CommandLine.Length > 0);
 }

@@ -258,7 +258,7 @@ internal sealed unsafe class ProcessEventsListener
                     history.OnExit(processEvent.ProcessId);
                     break;
                 case ProcessEventKind.IdChange:
-                    history.OnIdChange(processEvent.ProcessId);
+                    history.OnIdChange(processEvent.ProcessId, processEvent.UserId);
                     break;
                 default:
                     continue;   // an ack, of this listener's request or another's

@@ -90,13 +90,15 @@ internal sealed class ProcessHistory
         }
     }
 
-    /// <summary>The process changed its user or group ids: what it inherited of them is no longer known.</summary>
-    public void OnIdChange(int processId)
+    /// <summary>The process changed its user ids (setuid(), setresuid()): from here on its effective uid is <paramref name="userId"/>.</summary>
+    public void OnIdChange(int processId, int userId)
     {
         lock (_lock)
         {
             long sequence = ++_sequence;
-            CurrentLife(processId, sequence).IdChangeSequence = sequence;
+            ProcessLife life = CurrentLife(processId, sequence);
+            life.IdChangeSequence = sequence;
+            life.UserIdAfterChange = userId;
         }
     }
 
@@ -314,8 +316,11 @@ internal sealed class ProcessLife
     /// <summary>Children it forked that have not exited.</summary>
     public int RunningChildren { get; set; }
 
-    /// <summary>The sequence of its last change of user or group ids (setuid()...); 0 if none was heard of.</summary>
+    /// <summary>The sequence of its last change of user ids (setuid()...); 0 if none was heard of.</summary>
     public long IdChangeSequence { get; set; }
+
+    /// <summary>The effective uid that change set.</summary>
+    public int UserIdAfterChange { get; set; } = -1;
 
     public ProcessLife Copy() => new(ForkSequence, ParentProcessId, ForkTimeNs)
     {
@@ -324,5 +329,6 @@ internal sealed class ProcessLife
         ExitSequence = ExitSequence,
         RunningChildren = RunningChildren,
         IdChangeSequence = IdChangeSequence,
+        UserIdAfterChange = UserIdAfterChange,
     };
 }

@@ -295,6 +295,29 @@ internal sealed unsafe class ProcessTable : IDisposable
         return NthExecLife(lives, entry.ExecCount + 1);
     }
 
+    /// <summary>The history's sequence of the pid's <paramref name="n"/>th exec since the start (an anchored entry's next); 0 when not known.</summary>
+    private long ExecSequence(int pid, int n)
+    {
+        if (Degraded || !_entries.TryGetValue(pid, out Entry? entry) || !entry.Anchored)
+        {
+            return 0;
+        }
+
+        int seen = 0;
+        foreach (ProcessLife life in CandidateLives(pid, default))
+        {
+            foreach (long exec in life.Execs)
+            {
+                if (++seen == n)
+                {
+                    return exec;
+                }
+            }
+        }
+
+        return 0;
+    }
+
     /// <summary>The life that made the pid's <paramref name="n"/>th exec since the start; the latest while the history has not heard of it.</summary>
     private static ProcessLife? NthExecLife(ProcessLife[] lives, int n)
     {
@@ -765,9 +788,17 @@ internal sealed unsafe class ProcessTable : IDisposable
         ProcessLife? life = sameProcess ? null : execLife is { ForkSequence: not 0 } ? execLife : OnlyLife(pid);
         // Else a fork since the start: what it inherited from its parent at the fork, which an exec keeps too.
         ProcessInfo? parent = life is null ? null : ParentAtFork(life);
+        // Unless the program is set-ID: the uid it had before this exec. That is the last uid the connector said it
+        // changed to, where that change came before this exec and after the facts before it; else those facts', or
+        // its parent's at the fork.
+        ProcessLife? idLife = execLife ?? life;
+        long execSequence = idLife is null ? 0 : ExecSequence(pid, entry.ExecCount + 1);
+        long change = idLife?.IdChangeSequence ?? 0;
         int userId = setId ? -1
-            : sameProcess ? (IdsChangedSince(pid, before.Sequence) ? -1 : before.UserId)
-            : parent is not null && life!.IdChangeSequence == 0 ? parent.UserId : -1;
+            : change != 0 && execSequence != 0 && change < execSequence ? idLife!.UserIdAfterChange   // the last change, before this exec
+            : change != 0 ? -1   // a change whose place among this program's events is not known
+            : sameProcess ? (idLife is null && IdsChangedSince(pid, before.Sequence) ? -1 : before.UserId)
+            : parent?.UserId ?? -1;
         // The login uid, the session, the start and (until it moves) the cgroup survive an exec as well. A child's
         // cgroup is its parent's only where the parent is in a container: a runtime moves the processes it starts
         // into one between their fork and their exec, unseen here.
