@@ -35,6 +35,16 @@ public sealed class ProcessDescriptionsTests
     }
 
     [Fact]
+    public void Each_program_of_one_life_keeps_its_own_description()
+    {
+        // bash -c "echo e > e; cat r": bash is read, then the cat it exec'd; bash's later event still gets bash's.
+        ProcessInfo bash = Read("/usr/bin/bash", 7);
+        _ = _descriptions.Describe(Pid, bash);
+        _ = _descriptions.Describe(Pid, Read("/usr/bin/cat", 7));
+        Assert.Same(bash, _descriptions.Describe(Pid, FromExec("/usr/bin/bash", 7)));
+    }
+
+    [Fact]
     public void Another_life_another_program_or_an_unknown_life_is_not_lent_a_description()
     {
         _ = _descriptions.Describe(Pid, Read("/usr/bin/vim.basic", 7));

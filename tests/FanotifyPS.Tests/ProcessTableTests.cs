@@ -383,6 +383,19 @@ public sealed class ProcessTableTests : IDisposable
         Assert.Equal(2002, facts.UserId);
     }
 
+    [Fact]
+    public void An_exec_read_before_the_connector_says_it_has_the_uid_changed_to_before_it()
+    {
+        // A reader that keeps up reads touch's exec event before the execve's message (sent at its end) arrives.
+        _history.OnFork(Environment.ProcessId, Child, 0);
+        _history.OnExec(Child);
+        _history.OnIdChange(Child, 2002);
+        _table.OnExec(Child, -1, "/usr/bin/setpriv");
+        _table.OnExec(Child, -1, "/usr/lib/x86_64-linux-gnu/ld-linux-x86-64.so.2");
+        _table.OnExec(Child, -1, "/usr/bin/touch");
+        Assert.Equal(2002, Resolve(Child).UserId);
+    }
+
     private ProcessInfo Resolve(int pid) => _table.Resolve(pid, Fanotify.FAN_EPIDFD, isExec: false, out _);
 
     public void Dispose() => _table.Dispose();

@@ -16,7 +16,7 @@ namespace FanotifyPS.Watching;
 internal sealed class ProcessDescriptions
 {
     private const int MaxLives = 8192;
-    private readonly ConcurrentDictionary<(int Pid, long Life), ProcessInfo> _read = new();
+    private readonly ConcurrentDictionary<(int Pid, long Life, int Program), ProcessInfo> _read = new();
 
     /// <summary>The fullest description of this event's process that the watch has: facts read from /proc while it ran this program.</summary>
     public ProcessInfo Describe(int pid, ProcessInfo facts)
@@ -26,7 +26,8 @@ internal sealed class ProcessDescriptions
             return facts;
         }
 
-        (int, long) key = (pid, facts.LifeKey);
+        // A life may run several programs (bash, then the cat it exec'd): one description each.
+        (int, long, int) key = (pid, facts.LifeKey, StringComparer.Ordinal.GetHashCode(facts.Exe));
         if (WasRead(facts))
         {
             if (!_read.TryGetValue(key, out ProcessInfo? known) || !ReferenceEquals(known, facts))

@@ -295,7 +295,11 @@ internal sealed unsafe class ProcessTable : IDisposable
         return NthExecLife(lives, entry.ExecCount + 1);
     }
 
-    /// <summary>The history's sequence of the pid's <paramref name="n"/>th exec since the start (an anchored entry's next); 0 when not known.</summary>
+    /// <summary>
+    /// The history's sequence of the pid's <paramref name="n"/>th exec since the start (an anchored entry's next);
+    /// long.MaxValue while the history has not heard of it (an execve's message comes at its end: later than every
+    /// message so far); 0 when not known.
+    /// </summary>
     private long ExecSequence(int pid, int n)
     {
         if (Degraded || !_entries.TryGetValue(pid, out Entry? entry) || !entry.Anchored)
@@ -315,7 +319,7 @@ internal sealed unsafe class ProcessTable : IDisposable
             }
         }
 
-        return 0;
+        return seen == n - 1 ? long.MaxValue : 0;
     }
 
     /// <summary>The life that made the pid's <paramref name="n"/>th exec since the start; the latest while the history has not heard of it.</summary>
