@@ -365,6 +365,10 @@ function Measure-LoadAttribution {
         $program = $Tool.Programs[$match.Rule.Image]
         $exe = "$($e.Exe)"
         $verdict = if (-not $exe) { 'Missing' } elseif ($exe -ceq $program.Exe -or $exe -ceq "$($program.Exe) (deleted)") { 'Right' } else { 'Wrong' }
+        # The first life of a forced pid reuse, read after the second was forked (always when stopped): unless its exit
+        # is still ahead in the batch (the kernel merges an unread exit into the exec event), which life raised its
+        # events is not knowable. Named none, they are counted apart (Unknowable); named wrong, they stay wrong.
+        if ($verdict -eq 'Missing' -and $case -eq 'reuse-tee') { $verdict = 'Unknowable' }
         $j = [pscustomobject]@{
             Watch = $e.Watch; Index = [int]$e.Index; Sequence = (ConvertTo-NullableLong "$($e.Sequence)")
             Event = "$($e.Event)"; Path = $path; File = "$($match.Copy)/$($match.InCopy)"; Copy = $match.Copy; Life = $life; Image = $match.Rule.Image
@@ -421,7 +425,8 @@ function Measure-LoadAttribution {
     # One description per life and program image, per watch: one ProcessName; a fact once known stays known and the same.
     $description = [Collections.Generic.List[string]]::new()
     foreach ($group in $judged | Group-Object { "$($_.Watch)|$($_.Life.Key)|$($_.Image)" }) {
-        $events = @($group.Group | Sort-Object Index)
+        # An event whose process is not known (ProcessSource Unknown, counted as named none) carries no description.
+        $events = @($group.Group | Where-Object ProcessSource -ne 'Unknown' | Sort-Object Index)
         $names = @($events.ProcessName | Where-Object { $_ } | Select-Object -Unique)
         if ($names.Count -gt 1) { $description.Add("$($group.Name): ProcessName $($names -join ' / ') ($($events.Count) events)") }
         foreach ($fact in 'ProcessName', 'UserName', 'CommandLine', 'LoginUserId', 'ContainerId') {
@@ -440,7 +445,8 @@ function Measure-LoadAttribution {
 
     # The gone children of the long-lived parent: its login uid and container, and the uid they ran as.
     $inherited = [Collections.Generic.List[string]]::new()
-    $loginEvents = @($judged | Where-Object { $_.Life.Case -like 'login-*' })
+    # Events named none (ProcessSource Unknown) are counted as such, not here: nothing of theirs is claimed.
+    $loginEvents = @($judged | Where-Object { $_.Life.Case -like 'login-*' -and $_.ProcessSource -ne 'Unknown' })
     foreach ($j in $loginEvents) {
         $l = $j.Life
         $problems = @()
@@ -469,14 +475,18 @@ function Measure-LoadAttribution {
     # The tallies of every event (all), per watch and per case, in one pass.
     $tallies = [ordered]@{}
     function Get-Tally([string] $Set) {
-        if (-not $tallies.Contains($Set)) { $tallies[$Set] = [pscustomobject][ordered]@{ Set = $Set; Events = 0; Right = 0; Wrong = 0; Missing = 0; WrongFacts = 0 } }
+        if (-not $tallies.Contains($Set)) { $tallies[$Set] = [pscustomobject][ordered]@{ Set = $Set; Events = 0; Right = 0; Wrong = 0; Missing = 0; Unknowable = 0; WrongFacts = 0 } }
         $tallies[$Set]
     }
     $null = Get-Tally 'all'
     foreach ($w in @($judged | ForEach-Object Watch | Sort-Object -Unique)) { $null = Get-Tally "watch $w" }
     foreach ($c in @($judged | ForEach-Object { $_.Life.Case } | Sort-Object -Unique)) { $null = Get-Tally $c }
     foreach ($j in $judged) {
-        foreach ($set in 'all', "watch $($j.Watch)", $j.Life.Case) { $t = $tallies[$set]; $t.Events++; $t.($j.Verdict)++ }
+        foreach ($set in 'all', "watch $($j.Watch)", $j.Life.Case) {
+            $t = $tallies[$set]
+            if ($j.Verdict -ne 'Unknowable') { $t.Events++ }
+            $t.($j.Verdict)++
+        }
     }
     foreach ($f in $wrongFact) {
         foreach ($set in 'all', "watch $($f.Judged.Watch)", $f.Judged.Life.Case) { $tallies[$set].WrongFacts++ }
@@ -496,7 +506,7 @@ function Format-LoadReport {
     $reuse = @($Run.Truth.Values | ForEach-Object { $_.Pairs }); $reused = @($reuse | Where-Object { $_.first -eq $_.second }).Count
     $counts = ($Run.Counts.Keys | ForEach-Object { $c = $Run.Counts[$_]; "$_ $($c.events) events, $($c.dropped) dropped, $($c.overflows) overflows, $($c.lost) lost" }) -join '; '
     $null = $text.AppendLine("Attribution under load, ${Name}: -Event $($Run.Event -join ','); 2 copies x $($Run.Iterations) iterations ($($Run.Execs) exec lives each), workload $($Run.WorkloadSeconds) s, run $($Run.Seconds) s; $counts; $($Result.Judged.Count) judged, $($Result.Other) not the workload's (no path on the mount, such as '(unresolved)'), $($Result.DeletedSuffix) with ' (deleted)' in Path, $($Result.Unknown.Count) unknown, $($Result.Overflows) overflow events; pid reuse: $reused of $($reuse.Count) pairs; load: $((@($Run.Load) | ForEach-Object { "$($_.Name) $($_.CpuSeconds) s CPU$(if (-not $_.Running) { ' (ended early)' })" }) -join ', ')")
-    $null = $text.Append(($Result.Tallies.Values | Select-Object Set, Events, Right, Wrong, Missing, @{ n = 'right %'; e = { if ($_.Events) { [math]::Round(100.0 * $_.Right / $_.Events, 2) } } }, WrongFacts | Format-Table -AutoSize | Out-String -Width 200))
+    $null = $text.Append(($Result.Tallies.Values | Select-Object Set, Events, Right, Wrong, Missing, Unknowable, @{ n = 'right %'; e = { if ($_.Events) { [math]::Round(100.0 * $_.Right / $_.Events, 2) } } }, WrongFacts | Format-Table -AutoSize | Out-String -Width 200))
     $byFact = @($Result.WrongFact | Group-Object Kind | Sort-Object Count -Descending | ForEach-Object { "$($_.Name): $($_.Count)" }) -join ', '
     $null = $text.AppendLine("wrong programs $($Result.WrongProgram.Count); wrong process names $($Result.WrongName.Count); wrong facts $($Result.WrongFact.Count)$(if ($byFact) { " ($byFact)" }); missing programs $($Result.Missing.Count); description breaks $($Result.Description.Count); inherited-identity misses $($Result.Inherited.Count) of $($Result.InheritedEvents); order breaks $($Result.Order.Count)$(if ($Result.Order.Count) { ' (' + ((@($Result.Order) | Group-Object { $_.Split(']')[0].TrimStart('[') } | ForEach-Object { "$($_.Name) $($_.Count)" }) -join ', ') + ')' }); harness mismatches $($Result.Harness.Count)")
     $sections = [ordered]@{

@@ -32,10 +32,37 @@ static unsigned long long start_ticks(pid_t pid)
     return p ? strtoull(p + 1, NULL, 10) : 0;
 }
 
+/* The last pid the kernel gave before this program rewound it; given back right after the second fork, so that
+ * only that fork reuses a pid, and not every fork of the machine after it (pids freed since would be given again). */
+static long restore_to = -1;
+
+static void write_last_pid(long pid)
+{
+    int fd = open("/proc/sys/kernel/ns_last_pid", O_WRONLY);
+    if (fd < 0) { perror("ns_last_pid"); exit(1); }
+    char text[32];
+    int n = snprintf(text, sizeof text, "%ld", pid);
+    if (write(fd, text, n) != n) { perror("ns_last_pid"); exit(1); }
+    close(fd);
+}
+
+static long read_last_pid(void)
+{
+    char text[32] = {0};
+    int fd = open("/proc/sys/kernel/ns_last_pid", O_RDONLY);
+    if (fd < 0 || read(fd, text, sizeof text - 1) <= 0) { perror("ns_last_pid"); exit(1); }
+    close(fd);
+    return strtol(text, NULL, 10);
+}
+
 static pid_t run(const char *program, const char *name, const char *dir, const char *sub, const char *i, unsigned long long *start)
 {
     pid_t pid = fork();
     if (pid < 0) { perror("fork"); exit(1); }
+    if (pid > 0 && restore_to > 0) {
+        long now = read_last_pid();
+        write_last_pid(now > restore_to ? now : restore_to);
+    }
     if (pid == 0) {
         char path[4096];
         snprintf(path, sizeof path, "%s/%s/%s.%s.%d", dir, sub, name, i, (int)getpid());
@@ -64,12 +91,8 @@ int main(int argc, char **argv)
     pid_t first = run("/usr/bin/tee", "tee", argv[1], "reuse-tee", argv[2], &first_start);
     /* More than a clock tick (USER_HZ 100) apart: the two lives then have different start times. */
     usleep(12000);
-    int fd = open("/proc/sys/kernel/ns_last_pid", O_WRONLY);
-    if (fd < 0) { perror("ns_last_pid"); return 1; }
-    char text[32];
-    int n = snprintf(text, sizeof text, "%d", (int)first - 1);
-    if (write(fd, text, n) != n) { perror("ns_last_pid"); return 1; }
-    close(fd);
+    restore_to = read_last_pid();
+    write_last_pid((long)first - 1);
     pid_t second = run("/usr/bin/touch", "touch", argv[1], "reuse-touch", argv[2], &second_start);
     printf("{\"i\":%s,\"first\":%d,\"second\":%d,\"firstStart\":%llu,\"secondStart\":%llu}\n", argv[2], (int)first, (int)second,
         first_start, second_start);
