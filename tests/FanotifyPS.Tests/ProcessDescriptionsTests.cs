@@ -1,4 +1,5 @@
 using System;
+using FanotifyPS;
 using FanotifyPS.Watching;
 using Xunit;
 
@@ -42,6 +43,22 @@ public sealed class ProcessDescriptionsTests
         _ = _descriptions.Describe(Pid, bash);
         _ = _descriptions.Describe(Pid, Read("/usr/bin/cat", 7));
         Assert.Same(bash, _descriptions.Describe(Pid, FromExec("/usr/bin/bash", 7)));
+    }
+
+    [Fact]
+    public void An_event_named_before_the_other_group_read_its_process_is_completed_as_it_enters_Output()
+    {
+        ProcessInfo fromExec = FromExec("/usr/bin/vim.basic", 7);
+        var item = new FanotifyEvent(DateTime.UtcNow, FanotifyEventType.CloseWrite, "/etc/hosts", false, Pid, fromExec.Exe, true, FanotifyResponse.None, 1)
+        {
+            ProcessName = fromExec.Name, LifeKey = 7,
+        };
+        _ = _descriptions.Describe(Pid, Read("/usr/bin/vim.basic", 7));   // the other group reads it afterwards
+        _descriptions.Complete(item);
+        Assert.Equal("vim", item.ProcessName);
+        Assert.Equal("vim /etc/hosts", item.CommandLine);
+        Assert.Equal(1000, item.LoginUserId);
+        Assert.Null(item.UserId);   // not lent: it may have changed since
     }
 
     [Fact]

@@ -119,7 +119,7 @@ public sealed class FanotifyEvent
     internal DateTime? ProcessStartTimeUtc
     {
         get => _processStartUtc;
-        init => _processStartUtc = value;
+        set => _processStartUtc = value;
     }
 
     /// <summary>The cgroup v2 path of the process (/proc/PID/cgroup); empty when unknown or without cgroup v2.</summary>
@@ -153,6 +153,9 @@ public sealed class FanotifyEvent
 
     /// <summary>Its place in its watch's buffer, given as it enters the job's Output (JobOutput); 0 before.</summary>
     internal long Sequence { get; set; }
+
+    /// <summary>The process connector's name of the process life the watcher named (0: not known); see ProcessDescriptions.</summary>
+    internal long LifeKey { get; set; }
 
     /// <summary>The line of the fanotify(7) example and rfanotify, e.g. "FAN_OPEN_PERM: File /tmp/a Exe /usr/bin/cat".</summary>
     public override string ToString()

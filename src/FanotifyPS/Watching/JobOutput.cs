@@ -34,6 +34,9 @@ internal sealed class JobOutput
     private List<FanotifyEvent>? _arrived;
     private List<FanotifyEvent> _raising = [];   // the pump's
 
+    /// <summary>The watch's shared process descriptions (two groups), completing each event as it enters Output.</summary>
+    public ProcessDescriptions? Descriptions { get; set; }
+
     public JobOutput(PSDataCollection<PSObject> output, HandOffQueue queue)
     {
         _output = output;
@@ -248,9 +251,11 @@ internal sealed class JobOutput
     {
         int moved = 0;
         List<FanotifyEvent>? arrived = _arrived;
+        ProcessDescriptions? descriptions = Descriptions;
         while (_queue.TryDequeue(out FanotifyEvent item))
         {
             item.Sequence = ++_sequence;
+            descriptions?.Complete(item);
             _output.Add(PSObject.AsPSObject(item));
             arrived?.Add(item);
             moved++;

@@ -49,4 +49,27 @@ internal sealed class ProcessDescriptions
 
     /// <summary>Read from /proc while the process ran this program (an exec entry read at once counts too: not yet re-read for a verdict).</summary>
     private static bool WasRead(ProcessInfo facts) => facts.StartTicks != 0 && (facts.IsRead || facts.CommandLine.Length > 0);
+
+    /// <summary>
+    /// Completes an event as it enters the job's Output (on the pump or a reader): the other group may have read the
+    /// process after this event's group named it from its exec alone. Not the user: it may have changed since.
+    /// </summary>
+    public void Complete(FanotifyEvent item)
+    {
+        if (item.LifeKey == 0 || item.CommandLine.Length != 0 || item.Exe.Length == 0 ||
+            !_read.TryGetValue((item.ThreadId ?? item.ProcessId, item.LifeKey, StringComparer.Ordinal.GetHashCode(item.Exe)), out ProcessInfo? read) ||
+            !string.Equals(read.Exe, item.Exe, StringComparison.Ordinal))
+        {
+            return;
+        }
+
+        item.ProcessName = read.Name;
+        item.CommandLine = read.CommandLine;
+        item.ParentProcessId = item.ParentProcessId == 0 ? read.ParentProcessId : item.ParentProcessId;
+        item.LoginUserId ??= read.LoginUserId >= 0 ? read.LoginUserId : null;
+        item.SessionId ??= read.SessionId >= 0 ? read.SessionId : null;
+        item.ProcessStartTimeUtc ??= read.HasFacts ? read.StartTime : null;
+        item.Cgroup = item.Cgroup.Length == 0 ? read.Cgroup : item.Cgroup;
+        item.ContainerId = item.ContainerId.Length == 0 ? read.ContainerId : item.ContainerId;
+    }
 }

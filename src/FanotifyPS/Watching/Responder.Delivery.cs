@@ -199,6 +199,7 @@ internal sealed unsafe partial class Responder
             ProcessStartTimeUtc = process.HasFacts ? process.StartTime : null,
             Cgroup = process.Cgroup,
             ContainerId = process.ContainerId,
+            LifeKey = process.LifeKey,
             Rule = slot.Rule >= 0 ? _settings.Policy!.Rules[slot.Rule].Name : string.Empty,
         };
         if (info.HasError)

@@ -58,6 +58,7 @@ internal sealed partial class Watcher
         ProcessTable NewTable() => new(history, drainHistory, startSequence, running);
         // Two groups: what one reads of a process is on the other's events of that process too.
         ProcessDescriptions? descriptions = fdEvents != FanotifyEventType.None && handleEvents != FanotifyEventType.None ? new() : null;
+        Output.Descriptions = descriptions;
         var groups = new List<(FileDescriptorHandle Group, FanotifyEventType Events, GroupKind Kind)>();
         if (fdEvents != FanotifyEventType.None)
         {
