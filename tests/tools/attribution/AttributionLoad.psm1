@@ -427,7 +427,7 @@ function Measure-LoadAttribution {
     foreach ($group in $judged | Group-Object { "$($_.Watch)|$($_.Life.Key)|$($_.Image)" }) {
         # An event whose process is not known (ProcessSource Unknown, counted as named none) carries no description.
         $events = @($group.Group | Where-Object ProcessSource -ne 'Unknown' | Sort-Object Index)
-        $names = @($events.ProcessName | Where-Object { $_ } | Select-Object -Unique)
+        $names = @($events | ForEach-Object ProcessName | Where-Object { $_ } | Select-Object -Unique)
         if ($names.Count -gt 1) { $description.Add("$($group.Name): ProcessName $($names -join ' / ') ($($events.Count) events)") }
         foreach ($fact in 'ProcessName', 'UserName', 'CommandLine', 'LoginUserId', 'ContainerId') {
             $known = $null
