@@ -173,7 +173,12 @@ internal sealed unsafe class ProcessTable : IDisposable
             return;
         }
 
-        _unseenExits[path] = _unseenExits.GetValueOrDefault(path) + 1;
+        // Only a program whose exits an entry waits for (ExpectExit adds it): a close of any other file tells nothing,
+        // and counting every path closed on a watched filesystem would grow without bound.
+        if (_unseenExits.TryGetValue(path, out int unseen))
+        {
+            _unseenExits[path] = unseen + 1;
+        }
     }
 
     /// <summary>The process still runs the entry's program: a close of that program by it is not its exit.</summary>
@@ -370,6 +375,11 @@ internal sealed unsafe class ProcessTable : IDisposable
         entry.Ended = false;
         entry.ExitExpected = _programDirectories is { } directories &&
             System.IO.Path.GetDirectoryName(entry.Facts.Exe) is { } directory && directories.Contains(directory);
+        if (entry.ExitExpected)
+        {
+            _ = _unseenExits.TryAdd(entry.Facts.Exe, 0);
+        }
+
         entry.UnseenExitsAtExec = _unseenExits.GetValueOrDefault(entry.Facts.Exe);
     }
 
