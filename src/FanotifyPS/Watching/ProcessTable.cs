@@ -206,8 +206,8 @@ internal sealed unsafe class ProcessTable : IDisposable
 
         if (entry.LastWasExec && entry.Awaiting != Awaiting.None)
         {
-            bool matches = entry.Awaiting == Awaiting.Any ||
-                (entry.AwaitedFile != default && FileId.OfOpenFile(fd, _statx) == entry.AwaitedFile) ||
+            bool sameFile = entry.AwaitedFile != default && FileId.OfOpenFile(fd, _statx) == entry.AwaitedFile;
+            bool matches = entry.Awaiting == Awaiting.Any || sameFile ||
                 System.IO.Path.GetFileName(path.AsSpan()).SequenceEqual(entry.AwaitedName);
             if (matches && entry.Awaiting == Awaiting.ElfInterpreter)
             {
@@ -215,7 +215,9 @@ internal sealed unsafe class ProcessTable : IDisposable
                 return;
             }
 
-            if (matches && !ExecOfAnotherLife(pid, entry))
+            // The very file the last exec named as its interpreter is its interpreter; a match by name or by
+            // nothing (binfmt_misc) may be a later life's exec instead.
+            if (matches && (sameFile || !ExecOfAnotherLife(pid, entry)))
             {
                 // A script's interpreter (or binfmt_misc's) becomes the program; the name stays the script's.
                 entry.Facts = ExecFacts(pid, path, entry.Facts.Name, entry, IsSetId(fd));
