@@ -245,7 +245,8 @@ internal sealed unsafe class ProcessTable : IDisposable
                 return;
             }
 
-            if (!entry.SawInterpreter && !ProgramImage.IsElf(entry.Facts.Exe) && !ExecOfAnotherLife(pid, entry))
+            if (!entry.SawInterpreter && !ProgramImage.IsElf(entry.Facts.Exe) &&
+                (ProgramImage.IsScript(entry.Facts.Exe) || !ExecOfAnotherLife(pid, entry)))
             {
                 entry.Facts = ExecFacts(pid, path, entry.Facts.Name, entry, IsSetId(path));
                 ExpectExit(entry);

@@ -47,6 +47,9 @@ internal static unsafe class ProgramImage
         }
     }
 
+    /// <summary>The program at path is known to be a #! script: the exec that follows its exec is its interpreter's.</summary>
+    public static bool IsScript(string path) => s_kinds.TryGetValue(path, out ProgramKind kind) && kind == ProgramKind.Script;
+
     /// <summary>The program at path is known to be ELF (not a #! script, nor for binfmt_misc): no interpreter follows its exec.</summary>
     public static bool IsElf(string path) =>
         s_kinds.TryGetValue(path, out ProgramKind kind) && kind is ProgramKind.Elf or ProgramKind.ElfWithInterpreter;
