@@ -46,6 +46,7 @@ internal sealed unsafe class ProcessTable : IDisposable
     // The exec event being applied (set by OnExec and NewExec for ExecFacts).
     private bool _execGone;
     private ProcessLife? _execLife;
+    private long _execSequence;
     private long _prunedBefore;
     private int _execPidFd = Fanotify.FAN_NOPIDFD;
     private volatile bool _execEvents = true;
@@ -192,6 +193,9 @@ internal sealed unsafe class ProcessTable : IDisposable
     {
         _execGone = pidFd == Fanotify.FAN_EPIDFD || (pidFd >= 0 && HasExited(pidFd));
         _execPidFd = pidFd;
+        // An interpreter's exec is the same execve as the entry's last exec: its life, its exec's sequence unknown here.
+        _execLife = _entries.TryGetValue(pid, out Entry? known) ? known.Life : null;
+        _execSequence = 0;
         if (!_entries.TryGetValue(pid, out Entry? entry))
         {
             entry = new Entry { Seen = _history?.Sequence ?? 0 };
@@ -300,49 +304,31 @@ internal sealed unsafe class ProcessTable : IDisposable
             }
         }
 
-        return NthExecLife(lives, entry.ExecCount + 1);
-    }
-
-    /// <summary>
-    /// The history's sequence of the pid's <paramref name="n"/>th exec since the start (an anchored entry's next);
-    /// long.MaxValue while the history has not heard of it (an execve's message comes at its end: later than every
-    /// message so far); 0 when not known.
-    /// </summary>
-    private long ExecSequence(int pid, int n)
-    {
-        if (Degraded || !_entries.TryGetValue(pid, out Entry? entry) || !entry.Anchored)
-        {
-            return 0;
-        }
-
-        int seen = 0;
-        foreach (ProcessLife life in CandidateLives(pid, default))
-        {
-            foreach (long exec in life.Execs)
-            {
-                if (++seen == n)
-                {
-                    return exec;
-                }
-            }
-        }
-
-        return seen == n - 1 ? long.MaxValue : 0;
+        return NthExecLife(lives, entry.ExecCount + 1, out _execSequence);
     }
 
     /// <summary>The life that made the pid's <paramref name="n"/>th exec since the start; the latest while the history has not heard of it.</summary>
-    private static ProcessLife? NthExecLife(ProcessLife[] lives, int n)
+    private static ProcessLife? NthExecLife(ProcessLife[] lives, int n) => NthExecLife(lives, n, out _);
+
+    /// <param name="sequence">
+    /// The history's sequence of that exec; long.MaxValue while the history has not heard of it (an execve's message
+    /// comes at its end: later than every message so far); 0 when more than that one is missing.
+    /// </param>
+    private static ProcessLife? NthExecLife(ProcessLife[] lives, int n, out long sequence)
     {
         int seen = 0;
         foreach (ProcessLife life in lives)
         {
-            seen += life.Execs.Count;
-            if (seen >= n)
+            if (seen + life.Execs.Count >= n)
             {
+                sequence = life.Execs[n - seen - 1];
                 return life;
             }
+
+            seen += life.Execs.Count;
         }
 
+        sequence = seen == n - 1 ? long.MaxValue : 0;
         return lives.Length == 0 ? null : lives[^1];
     }
 
@@ -809,7 +795,7 @@ internal sealed unsafe class ProcessTable : IDisposable
         // changed to, where that change came before this exec and after the facts before it; else those facts', or
         // its parent's at the fork.
         ProcessLife? idLife = execLife ?? life;
-        long execSequence = idLife is null ? 0 : ExecSequence(pid, entry.ExecCount + 1);
+        long execSequence = idLife is null ? 0 : _execSequence;
         long change = idLife?.IdChangeSequence ?? 0;
         int userId = setId ? -1
             : change != 0 && execSequence != 0 && change < execSequence ? idLife!.UserIdAfterChange   // the last change, before this exec
