@@ -17,8 +17,8 @@ public sealed class ProcessDescriptionsTests
             Source = ProcessSource.Live, StartTime = new DateTime(2026, 12, 8, 3, 0, 0, DateTimeKind.Utc), StartTicks = 12345, LoginUserId = 1000, LifeKey = life,
         };
 
-    private static ProcessInfo FromExec(string exe, long life, int userId = 0) =>
-        new(System.Text.Encoding.UTF8.GetBytes(exe), exe, "vim.basic", string.Empty, 1, userId, Pid)
+    private static ProcessInfo FromExec(string exe, long life) =>
+        new(System.Text.Encoding.UTF8.GetBytes(exe), exe, "vim.basic", string.Empty, 1, -1, Pid)
         {
             Source = ProcessSource.Exec, IsRead = false, LifeKey = life,
         };
@@ -33,8 +33,6 @@ public sealed class ProcessDescriptionsTests
         Assert.Equal("vim", described.Name);
         Assert.Equal("vim /etc/hosts", described.CommandLine);
         Assert.Equal(0, described.UserId);
-        ProcessInfo userUnknown = FromExec("/usr/bin/vim.basic", 7, userId: -1);
-        Assert.Same(userUnknown, _descriptions.Describe(Pid, userUnknown));   // the user is never lent
     }
 
     [Fact]
@@ -50,7 +48,7 @@ public sealed class ProcessDescriptionsTests
     [Fact]
     public void An_event_named_before_the_other_group_read_its_process_is_completed_as_it_enters_Output()
     {
-        ProcessInfo fromExec = FromExec("/usr/bin/vim.basic", 7, userId: -1);
+        ProcessInfo fromExec = FromExec("/usr/bin/vim.basic", 7);
         var item = new FanotifyEvent(DateTime.UtcNow, FanotifyEventType.CloseWrite, "/etc/hosts", false, Pid, fromExec.Exe, true, FanotifyResponse.None, 1)
         {
             ProcessName = fromExec.Name, LifeKey = 7,

@@ -43,9 +43,8 @@ internal sealed class ProcessDescriptions
             return facts;
         }
 
-        // Not where the user differs: it may have changed between this event and the read (Complete lends the rest).
         return _read.TryGetValue(key, out ProcessInfo? read) && string.Equals(read.Exe, facts.Exe, StringComparison.Ordinal) &&
-            facts.ProcessId == read.ProcessId && facts.UserId == read.UserId ? read : facts;
+            facts.ProcessId == read.ProcessId ? read : facts;
     }
 
     /// <summary>Read from /proc while the process ran this program (an exec entry read at once counts too: not yet re-read for a verdict).</summary>
